@@ -1,0 +1,22 @@
+"""PyTorch's learning-rate schedulers as immutable Equinox modules."""
+
+from ._base import AbstractMultiplicativeScheduler as AbstractMultiplicativeScheduler
+from ._base import AbstractScheduler as AbstractScheduler
+from ._schedulers.chained import ChainedScheduler as ChainedScheduler
+from ._schedulers.cosine import CosineAnnealingLR as CosineAnnealingLR
+from ._schedulers.cosine import CosineAnnealingWarmRestarts as CosineAnnealingWarmRestarts
+from ._schedulers.cyclic import CyclicLR as CyclicLR
+from ._schedulers.exponential import ExponentialLR as ExponentialLR
+from ._schedulers.exponential import PolynomialLR as PolynomialLR
+from ._schedulers.lambda_ import LambdaLR as LambdaLR
+from ._schedulers.lambda_ import MultiplicativeLR as MultiplicativeLR
+from ._schedulers.onecycle import OneCycleLR as OneCycleLR
+from ._schedulers.plateau import ReduceLROnPlateau as ReduceLROnPlateau
+from ._schedulers.sequential import SequentialLR as SequentialLR
+from ._schedulers.step import MultiStepLR as MultiStepLR
+from ._schedulers.step import StepLR as StepLR
+from ._schedulers.swa import SWALR as SWALR
+from ._schedulers.warmup import ConstantLR as ConstantLR
+from ._schedulers.warmup import LinearLR as LinearLR
+
+__version__ = "0.1.0"

@@ -1,0 +1,37 @@
+"""Validation of the child schedulers of `SequentialLR` and `ChainedScheduler`."""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._base import AbstractScheduler
+from .._validation import is_traced
+
+
+def check_children(call: str, schedulers: Sequence[AbstractScheduler]) -> tuple[AbstractScheduler, ...]:
+    if isinstance(schedulers, AbstractScheduler) or not isinstance(schedulers, (list, tuple)) or len(schedulers) == 0:
+        raise ValueError(f"`{call}(schedulers=...)` must be a non-empty list of schedulers, got {schedulers!r}.")
+    for i, child in enumerate(schedulers):
+        if not isinstance(child, AbstractScheduler):
+            raise ValueError(
+                f"`{call}(schedulers=...)` must contain statefulsched schedulers; item {i} is "
+                f"{type(child).__name__}."
+            )
+    shapes = {child.lr.shape for child in schedulers}
+    if len(shapes) != 1:
+        raise ValueError(
+            f"`{call}(schedulers=...)`: the schedulers have different numbers of param groups "
+            f"(lr shapes {sorted(shapes)}); build them all with the same lr."
+        )
+    with_lr = [child for child in schedulers if child._takes_lr]
+    if len(with_lr) > 1 and not any(is_traced(child.base_lr) for child in with_lr):
+        first = np.asarray(with_lr[0].base_lr)
+        for child in with_lr[1:]:
+            if not np.array_equal(np.asarray(child.base_lr), first):
+                raise ValueError(
+                    f"`{call}(schedulers=...)`: the schedulers were built with different learning "
+                    f"rates ({first.tolist()} for {type(with_lr[0]).__name__}, "
+                    f"{np.asarray(child.base_lr).tolist()} for {type(child).__name__}); in torch they "
+                    "all act on one optimizer, so build them all with the same lr."
+                )
+    return tuple(schedulers)

@@ -1,0 +1,188 @@
+"""`OneCycleLR`: the 1cycle policy (warm up to `max_lr`, then anneal far below the start)."""
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from .._base import AbstractScheduler, replace, runtime_error
+from .._numerics import as_float, as_int, half_cosine_pct
+from .._validation import choice, deprecated_verbose, fail, groups, integer, is_traced, no_resume, per_group, real
+
+# (lr start, lr end, momentum start, momentum end) of each phase, as in torch.
+_TWO_PHASES = (("initial", "max", "max", "base"), ("max", "min", "base", "max"))
+_THREE_PHASES = (("initial", "max", "max", "base"), ("max", "initial", "base", "max"), ("initial", "min", "max", "max"))
+
+PAST_END = runtime_error(
+    "`OneCycleLR.step`: stepped more than `total_steps` times after construction "
+    "(torch raises a ValueError here too); build the scheduler with a larger `total_steps`."
+)
+ZERO_PHASE = runtime_error(
+    "`OneCycleLR.step`: reached a phase of zero length (torch divides by zero here); "
+    "choose `pct_start` so that no phase is empty."
+)
+
+
+class OneCycleLR(AbstractScheduler):
+    r"""The 1cycle learning-rate policy (Smith & Topin, 2017).
+
+    The lr rises from `max_lr / div_factor` to `max_lr` over the first `pct_start` of
+    `total_steps`, then anneals to `max_lr / (div_factor * final_div_factor)`; with
+    `three_phase=True` it first returns symmetrically to the initial lr. Momentum, when
+    cycled, moves the opposite way between `max_momentum` and `base_momentum`. Phase
+    boundaries and interpolation follow torch exactly, including its off-by-one phase
+    ends (phase one ends at step `pct_start * total_steps - 1`).
+
+    torch's OneCycleLR overwrites the optimizer's lr, so there is no `lr` argument.
+
+    **Arguments:**
+
+    - `max_lr`: the peak lr, a float or one per param group, finite and `>= 0`.
+    - `total_steps`: a positive integer; or give `epochs` and `steps_per_epoch`
+        (positive integers) and it is their product.
+    - `pct_start`: fraction of the cycle spent rising, in `[0, 1]`. Default `0.3`.
+    - `anneal_strategy`: `"cos"` (default) or `"linear"`.
+    - `cycle_momentum`: whether to cycle momentum (exposed as `momentum`). Default `True`.
+    - `base_momentum`, `max_momentum`: floats or one per group, in `[0, 1]`. Defaults
+        `0.85` and `0.95`.
+    - `div_factor`: initial lr is `max_lr / div_factor`, finite and `> 0`. Default `25`.
+    - `final_div_factor`: final lr is `initial_lr / final_div_factor`, finite and `> 0`.
+        Default `1e4`.
+    - `three_phase`: use the three-phase variant. Default `False`.
+    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+
+    **Stepping past the end:** like torch, `total_steps` steps are allowed after
+    construction and the next one raises `ValueError` eagerly; under `jax.jit` it raises
+    through `eqx.error_if` instead of producing a wrong lr.
+    """
+
+    initial_lr: Float[Array, "*groups"]
+    max_lr: Float[Array, "*groups"]
+    min_lr: Float[Array, "*groups"]
+    total_steps: Int[Array, ""]
+    phase_end: Float[Array, " phases"]
+    phase_last_step: Int[Array, " phases"]
+    base_momentum: Float[Array, "*groups"] | None
+    max_momentum: Float[Array, "*groups"] | None
+    anneal_strategy: Literal["cos", "linear"] = eqx.field(static=True)
+    three_phase: bool = eqx.field(static=True)
+    last_epoch: Int[Array, ""]
+    lr: Float[Array, "*groups"]
+    momentum: Float[Array, "*groups"] | None
+
+    _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr", "momentum")
+    _takes_lr: ClassVar[bool] = False
+
+    def __init__(self, max_lr: float | Sequence[float], total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: Literal["cos", "linear"] = "cos", cycle_momentum: bool = True,
+                 base_momentum: float | Sequence[float] = 0.85, max_momentum: float | Sequence[float] = 0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1, verbose="deprecated"):
+        call = "OneCycleLR"
+        no_resume(call, last_epoch)
+        deprecated_verbose(call, verbose)
+        if total_steps is not None:
+            steps = integer(call, "total_steps", total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            steps = integer(call, "epochs", epochs) * integer(call, "steps_per_epoch", steps_per_epoch)
+        else:
+            raise ValueError(
+                "`OneCycleLR` needs the length of the cycle: pass `total_steps`, or both "
+                f"`epochs` and `steps_per_epoch`; got total_steps={total_steps!r}, "
+                f"epochs={epochs!r}, steps_per_epoch={steps_per_epoch!r}."
+            )
+        self.total_steps = steps
+        pct = real(call, "pct_start", pct_start, low=0.0, high=1.0)
+        self.anneal_strategy = choice(call, "anneal_strategy", anneal_strategy, ("cos", "linear"))
+        self.three_phase = bool(three_phase)
+        n_groups = None
+        for name, value in (("max_lr", max_lr),) + (
+            (("base_momentum", base_momentum), ("max_momentum", max_momentum)) if cycle_momentum else ()
+        ):
+            _, n_groups = groups(call, name, value, n_groups)
+        self.max_lr = per_group(call, "max_lr", max_lr, n_groups, low=0.0)
+        div = real(call, "div_factor", div_factor, low=0.0, low_open=True)
+        final_div = real(call, "final_div_factor", final_div_factor, low=0.0, low_open=True)
+        self.initial_lr = self.max_lr / div
+        self.min_lr = self.initial_lr / final_div
+        if cycle_momentum:
+            self.base_momentum = per_group(call, "base_momentum", base_momentum, n_groups, low=0.0, high=1.0)
+            self.max_momentum = per_group(call, "max_momentum", max_momentum, n_groups, low=0.0, high=1.0)
+        else:
+            self.base_momentum = self.max_momentum = None
+
+        if is_traced((total_steps, epochs, steps_per_epoch, pct_start)):
+            n = steps.astype(pct.dtype)
+            ends = [pct * n - 1, 2 * pct * n - 2, n - 1] if self.three_phase else [pct * n - 1, n - 1]
+            self.phase_end = jnp.stack(ends)
+            self.phase_last_step = jnp.floor(self.phase_end).astype(jnp.int32)
+        else:
+            # Phase ends in float64, as torch computes them, so the integer step at which
+            # each phase ends is exact whatever the working precision.
+            n = int(steps)
+            p = float(pct_start)
+            ends = [float(p * n) - 1, float(2 * p * n) - 2, n - 1.0] if self.three_phase else [float(p * n) - 1, n - 1.0]
+            if ends[0] == 0.0:
+                raise fail(call, "pct_start", pct_start, f"such that pct_start * total_steps != 1 (total_steps={n})")
+            self.phase_end = as_float(ends)
+            self.phase_last_step = as_int([math.floor(e) for e in ends])
+        self.last_epoch = as_int(0)
+        self.lr, self.momentum = OneCycleLR._values(self, self.last_epoch)
+
+    @property
+    def cycle_momentum(self) -> bool:
+        return self.momentum is not None
+
+    def _anneal(self, start: Array, end: Array, pct: Array, left: Array) -> Array:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) * half_cosine_pct(pct, left)
+        return (end - start) * pct + start
+
+    def _values(self, t: Int[Array, ""]) -> tuple[Array, Array | None]:
+        phases = _THREE_PHASES if self.three_phase else _TWO_PHASES
+        named_lr = {"initial": self.initial_lr, "max": self.max_lr, "min": self.min_lr}
+        named_m = {"base": self.base_momentum, "max": self.max_momentum}
+        tf = t.astype(self.phase_end.dtype)
+        lr = momentum = None
+        zero_phase = jnp.asarray(False)
+        # Walk the phases backwards so the first phase whose end is not passed wins.
+        for i in reversed(range(len(phases))):
+            lr_start, lr_end, m_start, m_end = phases[i]
+            begin = self.phase_end[i - 1] if i > 0 else jnp.zeros_like(self.phase_end[0])
+            length = self.phase_end[i] - begin
+            safe = jnp.where(length == 0, 1.0, length)
+            pct, left = (tf - begin) / safe, (self.phase_end[i] - tf) / safe
+            phase_lr = self._anneal(named_lr[lr_start], named_lr[lr_end], pct, left)
+            phase_m = None
+            if self.base_momentum is not None:
+                phase_m = self._anneal(named_m[m_start], named_m[m_end], pct, left)
+            if lr is None:
+                lr, momentum, zero_phase = phase_lr, phase_m, length == 0
+            else:
+                here = t <= self.phase_last_step[i]
+                lr = jnp.where(here, phase_lr, lr)
+                momentum = None if phase_m is None else jnp.where(here, phase_m, momentum)
+                zero_phase = jnp.where(here, length == 0, zero_phase)
+        lr = eqx.error_if(lr, t > self.total_steps, PAST_END)
+        lr = eqx.error_if(lr, zero_phase, ZERO_PHASE)
+        return lr, momentum
+
+    def _advance(self, metric: Any) -> "OneCycleLR":
+        del metric
+        t = self.last_epoch + 1
+        lr, momentum = self._values(t)
+        return replace(self, last_epoch=t, lr=lr, momentum=momentum)
+
+    def _chain_init(self, lr: Array) -> Array:
+        del lr
+        return self.lr
+
+    def _chain(self, lr: Array, metric: Any) -> tuple["OneCycleLR", Array]:
+        del lr
+        new = self._advance(metric)
+        return new, new.lr

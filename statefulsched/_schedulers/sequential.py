@@ -1,0 +1,101 @@
+"""`SequentialLR`: hand over from one scheduler to the next at milestones."""
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array, ArrayLike, Float, Int
+
+from .._base import AbstractScheduler, _Composite, replace
+from .._numerics import as_int
+from .._validation import deprecated_verbose, fail, no_resume
+from ._children import check_children
+from .step import milestone_array
+
+
+def _where(pred: Array, on_true, on_false):
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+class SequentialLR(_Composite):
+    r"""Run `schedulers[0]` until `milestones[0]`, then `schedulers[1]`, and so on.
+
+    Replicates torch step for step, including at the milestones: there the next scheduler
+    does not take a step but restarts from its value at step 0 (torch calls its
+    `step(0)`), so with `LinearLR(total_iters=5)` and a milestone at 5 the warm-up's last
+    value (`lr * end_factor`) is never reached; the next scheduler's initial lr is used
+    at step 5 instead. `MultiplicativeLR` and `SWALR` carry on from the lr the previous
+    scheduler reached, as in torch.
+
+    **Arguments:**
+
+    - `schedulers`: a non-empty list of schedulers built with the same `lr`.
+    - `milestones`: strictly increasing integers `>= 0`, one fewer than `schedulers`.
+    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+
+    **Differences from torch:** `ReduceLROnPlateau` children are accepted: the metric
+    given to `step` is forwarded (and is then required on every step).
+    """
+
+    schedulers: tuple[AbstractScheduler, ...]
+    milestones: Int[Array, " milestones"]
+    last_epoch: Int[Array, ""]
+    lr: Float[Array, "*groups"]
+
+    _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr", "schedulers")
+    _takes_lr: ClassVar[bool] = False
+
+    def __init__(self, schedulers: Sequence[AbstractScheduler], milestones: Sequence[int] | ArrayLike,
+                 last_epoch: int = -1, verbose="deprecated"):
+        call = "SequentialLR"
+        no_resume(call, last_epoch)
+        deprecated_verbose(call, verbose)
+        self.schedulers = check_children(call, schedulers)
+        if len(self.schedulers) == 1 and len(milestones) == 0:
+            self.milestones = as_int(jnp.zeros((0,)))
+        else:
+            self.milestones = milestone_array(call, milestones, strict=True)
+        if self.milestones.shape[0] != len(self.schedulers) - 1:
+            raise fail(call, "milestones", milestones, f"one fewer than the {len(self.schedulers)} schedulers")
+        self.last_epoch = as_int(0)
+        first = jnp.sum(self.milestones <= 0)
+        self.lr = jnp.stack([child.lr for child in self.schedulers])[first]
+
+    def _move(self, lr: Array, metric: Any, standalone: bool) -> tuple["SequentialLR", Array]:
+        t = self.last_epoch + 1
+        index = jnp.sum(self.milestones <= t)
+        at_milestone = (index > 0) & (self.milestones[jnp.maximum(index - 1, 0)] == t)
+
+        def branch(i: int):
+            def run(children):
+                child = children[i]
+                if child._continues_shared_lr:
+                    entered = child._enter(lr)
+                    stepped = child._chain(lr, metric)
+                else:
+                    entered = (child, child.lr)
+                    if standalone:
+                        new = child._advance(metric)
+                        stepped = (new, new.lr)
+                    else:
+                        stepped = child._chain(lr, metric)
+                new_child, new_lr = _where(at_milestone, entered, stepped)
+                return children[:i] + (new_child,) + children[i + 1 :], new_lr
+
+            return run
+
+        children, new_lr = lax.switch(index, [branch(i) for i in range(len(self.schedulers))], self.schedulers)
+        new_lr = new_lr.astype(self.lr.dtype)
+        return replace(self, last_epoch=t, lr=new_lr, schedulers=children), new_lr
+
+    def _advance(self, metric: Any) -> "SequentialLR":
+        return self._move(self.lr, metric, standalone=True)[0]
+
+    def _chain_init(self, lr: Array) -> Array:
+        del lr
+        return self.lr
+
+    def _chain(self, lr: Array, metric: Any) -> tuple["SequentialLR", Array]:
+        return self._move(lr, metric, standalone=False)

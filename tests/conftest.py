@@ -1,0 +1,13 @@
+import jax
+import pytest
+
+
+@pytest.fixture
+def x64():
+    """Run the test with `jax_enable_x64` on (float64 working dtype), restoring it afterwards."""
+    previous = jax.config.read("jax_enable_x64")
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
