@@ -68,9 +68,8 @@ def _dict_of(obj: Any) -> dict:
 
 
 _KERNELS: dict[tuple, tuple] = {}
-# Name of the (non-field) attribute through which a stepped scheduler hands its compiled
-# step to the next one, so the lookup below runs once per run rather than once per step.
-_CACHE = "_statefulsched_kernel"
+# Per class: (names of static fields, names of array-or-None fields), read once.
+_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def _generic_kernel(*values):
@@ -88,19 +87,24 @@ def _kernel_for(scheduler: "AbstractScheduler") -> tuple:
     pytree path.
     """
     cls = type(scheduler)
-    fields = scheduler.__dict__
     if issubclass(cls, _Composite):
         return _generic_kernel, ("__self__",), cls._state_fields
-    all_fields = dataclasses.fields(cls)
-    static = tuple(f.name for f in all_fields if f.metadata.get("static", False))
-    dynamic = [f.name for f in all_fields if not f.metadata.get("static", False)]
-    arrays = tuple(name for name in dynamic if fields[name] is not None)
-    key = (cls, arrays, tuple(fields[name] for name in static))
+    fields = _dict_of(scheduler)
+    names = _FIELDS.get(cls)
+    if names is None:
+        all_fields = dataclasses.fields(cls)
+        names = _FIELDS[cls] = (
+            tuple(f.name for f in all_fields if f.metadata.get("static", False)),
+            tuple(f.name for f in all_fields if not f.metadata.get("static", False)),
+        )
+    static, dynamic = names
+    key = (cls, *[fields[name] for name in static], *[fields[name] is None for name in dynamic])
     entry = _KERNELS.get(key)
     if entry is None:
+        arrays = tuple(name for name in dynamic if fields[name] is not None)
         nones = tuple(name for name in dynamic if fields[name] is None)
         outputs = tuple(name for name in cls._state_fields if name in arrays)
-        statics = key[2]
+        statics = tuple(fields[name] for name in static)
 
         def run(*values):
             module = object.__new__(cls)
@@ -126,8 +130,7 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     `jax.vmap` it traces into the surrounding computation.
     """
     fields = _dict_of(self)
-    entry = fields.get(_CACHE) or _kernel_for(self)
-    kernel, inputs, outputs = entry
+    kernel, inputs, outputs = _kernel_for(self)
     if metric is not None:
         metric = normalise_metric(metric)
     try:
@@ -144,7 +147,6 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     new_fields = _dict_of(new)
     new_fields.update(fields)
     new_fields.update(zip(outputs, values))
-    new_fields[_CACHE] = entry
     return new
 
 

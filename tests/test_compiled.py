@@ -23,6 +23,10 @@ import statefulsched as ss
 
 N_STEPS = 60
 
+# One jitted step shared by the tests that do not count traces, so each configuration is
+# compiled once for the whole module.
+_JIT_STEP = jax.jit(lambda s, m: s.step(m))
+
 
 def _plateau_metrics(n: int = N_STEPS) -> np.ndarray:
     """Improves in steps of 0.1 every 6 steps for 30 steps, then plateaus for good."""
@@ -211,11 +215,13 @@ def _assert_same_array(actual, expected, maxulp=1):
 
 
 def _eager_run(case: Case, metrics=None):
+    """Steps eagerly; a scheduler without a plateau is stepped with no metric at all."""
     metrics = _metrics(case) if metrics is None else metrics
     sched = case.build()
+    uses_metric = _uses_metric(sched)
     scheds = [sched]
     for m in metrics:
-        sched = sched.step(float(m))
+        sched = sched.step(float(m)) if uses_metric else sched.step()
         scheds.append(sched)
     return scheds
 
@@ -237,7 +243,7 @@ def test_step_leaves_scheduler_unchanged(case):
     children_before = [dict(vars(c)) for c in _walk(sched)]
 
     new = sched.step(metrics[12])
-    jax.jit(lambda s, m: s.step(m))(sched, metrics[13])
+    _JIT_STEP(sched, jnp.asarray(metrics[13]))
 
     assert new is not sched
     assert jax.tree.structure(sched) == treedef_before
@@ -278,11 +284,10 @@ def test_pytree_is_stable_and_strongly_typed(case, float_mode):
     if (m := _momentum(sched)) is not None:
         assert m.dtype == expected_float and m.shape == sched.lr.shape
 
-    jitted = jax.jit(lambda s, m: s.step(m))
     eager = traced = sched
     for m in _metrics(case)[:50]:
         eager = eager.step(m)
-        traced = jitted(traced, m)
+        traced = _JIT_STEP(traced, jnp.asarray(m))
         assert _signature(eager) == first
         assert _signature(traced) == first
         for part in (eager, traced):
@@ -303,15 +308,16 @@ def _trajectory(scheds):
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
 def test_eager_jit_and_scan_agree(case):
+    # Eager steps without a metric where none is used; jit and scan always pass one, so
+    # this also checks that metric-free schedulers ignore it.
     metrics = _metrics(case)
     eager = _eager_run(case, metrics)
     eager_lrs, eager_moms = _trajectory(eager)
 
-    jitted = jax.jit(lambda s, m: s.step(m))
     sched = case.build()
     scheds = [sched]
     for m in metrics:
-        sched = jitted(sched, jnp.asarray(m))
+        sched = _JIT_STEP(sched, jnp.asarray(m))
         scheds.append(sched)
     jit_lrs, jit_moms = _trajectory(scheds)
 
@@ -336,18 +342,7 @@ def test_eager_jit_and_scan_agree(case):
         _assert_same_array(c, a)
     assert int(final.last_epoch) == len(metrics)
     # The run is not trivial: the lr moved.
-    assert len(np.unique(eager_lrs)) > 2
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if not _uses_metric(c.build())], ids=repr)
-def test_metric_is_ignored_when_unused(case):
-    sched = case.build()
-    with_metric, without = sched, sched
-    for m in _metrics(case)[:25]:
-        with_metric = with_metric.step(m)
-        without = without.step()
-    for a, b in zip(jax.tree.leaves(with_metric), jax.tree.leaves(without), strict=True):
-        np.testing.assert_array_equal(a, b)
+    assert len(np.unique(eager_lrs)) > 1
 
 
 # ----------------------------------------------------------------------------------------
@@ -426,28 +421,6 @@ def test_compile_counter_sees_recompilation():
         for m in metrics:
             sched = naive(sched, m)
     assert counts["jit(<lambda>)"] == 2, counts
-
-
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_eager_step_compiles_once_per_run(case):
-    sched = case.build()
-    metrics = _mixed_metrics(_metrics(case))
-    jax.clear_caches()  # count from a cold cache, whatever earlier tests compiled
-    with _count_compiles() as counts:
-        for m in metrics:
-            sched = sched.step(m)
-        jax.block_until_ready(sched)
-    assert counts, "nothing compiled from a cold cache: the counter is not working"
-    recompiled = {name: n for name, n in counts.items() if n > 1}
-    assert not recompiled, f"compiled more than once during one run: {recompiled}"
-    assert int(sched.last_epoch) == case.steps
-    # And nothing at all on a second run of the same configuration.
-    again = case.build()
-    with _count_compiles() as counts:
-        for m in metrics:
-            again = again.step(m)
-    assert not counts, counts
-    np.testing.assert_array_equal(again.lr, sched.lr)
 
 
 # ----------------------------------------------------------------------------------------
@@ -583,3 +556,70 @@ def test_vmap_batch_matches_members(case):
         distinct.add(member_lrs.tobytes())
     # The hyperparameter matters: members differ.
     assert len(distinct) == batch_size
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: `_validation._checked` calls `np.asarray` on the converted leaf, which is a tracer "
+    "under jax.jit even for a Python-float argument (TracerArrayConversionError)",
+)
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda g: ss.ExponentialLR(0.1, gamma=0.9),  # nothing traced at all
+        lambda g: ss.ExponentialLR(0.1, gamma=g),
+        lambda g: ss.CosineAnnealingLR(g, T_max=10),
+    ],
+    ids=["constants", "traced-gamma", "traced-lr"],
+)
+def test_constructor_under_jit(build):
+    """Building schedulers inside a jitted function (e.g. a jitted `vmap` over hyperparameters)."""
+
+    @jax.jit
+    def lrs(g):
+        sched = build(g)
+        _, out = jax.lax.scan(lambda s, _: (s.step(), s.step().lr), sched, None, length=5)
+        return out
+
+    expected = [float(build(0.5).step().lr)]
+    np.testing.assert_allclose(lrs(0.5)[0], expected[0], rtol=1e-6)
+    batch = jax.jit(jax.vmap(build))(jnp.array([0.5, 0.25]))
+    assert batch.lr.shape == (2,)
+
+
+# ----------------------------------------------------------------------------------------
+# Compilation counting (last: it clears JAX's caches)
+
+
+def test_eager_step_compiles_once_per_run():
+    """Each configuration's eager `step` compiles once for a whole run, whatever the metric's type.
+
+    One test over the whole table so the caches are cleared once: every configuration in
+    the table is distinct, so each one's run starts cold and any recompilation (a metric
+    of another dtype or weak type, a leaf changing type across steps) shows up as a
+    function compiled twice.
+    """
+    runs = [(case, case.build(), _mixed_metrics(_metrics(case))) for case in CASES]
+    jax.clear_caches()
+    problems = {}
+    for case, sched, metrics in runs:
+        with _count_compiles() as counts:
+            for m in metrics:
+                sched = sched.step(m)
+            jax.block_until_ready(sched)
+        assert int(sched.last_epoch) == case.steps
+        recompiled = {name: n for name, n in counts.items() if n > 1}
+        if not counts:
+            problems[case.id] = "nothing compiled from a cold cache (configuration not distinct?)"
+        elif recompiled:
+            problems[case.id] = f"compiled more than once in one run: {recompiled}"
+    assert not problems, problems
+
+    # A second run of any configuration compiles nothing at all.
+    case = CASES[-1]
+    again = case.build()
+    metrics = _mixed_metrics(_metrics(case))
+    with _count_compiles() as counts:
+        for m in metrics:
+            again = again.step(m)
+    assert not counts, counts

@@ -4,6 +4,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
@@ -16,6 +17,9 @@ from ._common import start
 def _apply(fns: tuple[Callable, ...], t: Int[Array, ""], like: Array) -> Float[Array, "*groups"]:
     """Evaluate one function per group at step `t`, shaped like the lr."""
     call = "LambdaLR/MultiplicativeLR(lr_lambda=...)"
+    # The default integer dtype (int64 under x64), so `t / n` in a user's function is
+    # computed in the working float precision.
+    t = t.astype(jax.dtypes.canonicalize_dtype(jnp.int64))
     try:
         values = [jnp.asarray(fn(t), dtype=float_dtype()) for fn in fns]
     except TypeError as e:  # tracer-to-Python conversions inside the user's function
@@ -35,7 +39,7 @@ class LambdaLR(AbstractScheduler):
     **Arguments:**
 
     - `lr`: the optimizer's learning rate (float or list of floats), finite and `>= 0`.
-    - `lr_lambda`: a function of the step count `t` (an `int32` JAX array), or a list of
+    - `lr_lambda`: a function of the step count `t` (an integer JAX array, `int32` or `int64` under x64), or a list of
         one function per param group. It is traced under `jax.jit`, so write it with
         `jax.numpy`: `lambda t: jnp.minimum(1.0, (t + 1) / 100)`, not Python's `min`.
     - `last_epoch`, `verbose`: accepted for compatibility with torch.
@@ -82,7 +86,7 @@ class MultiplicativeLR(AbstractScheduler):
     **Arguments:**
 
     - `lr`: the optimizer's learning rate (float or list of floats), finite and `>= 0`.
-    - `lr_lambda`: a function of the step count (an `int32` JAX array) written with
+    - `lr_lambda`: a function of the step count (an integer JAX array, `int32` or `int64` under x64) written with
         `jax.numpy`, or a list of one function per param group.
     - `last_epoch`, `verbose`: accepted for compatibility with torch.
 

@@ -55,7 +55,9 @@ class OneCycleLR(AbstractScheduler):
     - `three_phase`: use the three-phase variant. Default `False`.
     - `last_epoch`, `verbose`: accepted for compatibility with torch.
 
-    **Stepping past the end:** like torch, `total_steps` steps are allowed after
+    **Stepping past the end:** like torch, the step numbered `total_steps` extrapolates
+    the last phase one step beyond its end (with the linear strategy and `pct_start=0`
+    this can even give a negative lr, as in torch); and like torch, `total_steps` steps are allowed after
     construction and the next one raises `ValueError` eagerly; under `jax.jit` it raises
     through `eqx.error_if` instead of producing a wrong lr.
     """
@@ -64,8 +66,11 @@ class OneCycleLR(AbstractScheduler):
     max_lr: Float[Array, "*groups"]
     min_lr: Float[Array, "*groups"]
     total_steps: Int[Array, ""]
-    phase_end: Float[Array, " phases"]
+    # Phase `i` ends at step `phase_last_step[i] + phase_frac[i]` (torch's float end
+    # steps, split so that short phases late in a long cycle keep float32 precision).
     phase_last_step: Int[Array, " phases"]
+    phase_frac: Float[Array, " phases"]
+    phase_length: Float[Array, " phases"]
     base_momentum: Float[Array, "*groups"] | None
     max_momentum: Float[Array, "*groups"] | None
     anneal_strategy: Literal["cos", "linear"] = eqx.field(static=True)
@@ -118,9 +123,11 @@ class OneCycleLR(AbstractScheduler):
 
         if is_traced((total_steps, epochs, steps_per_epoch, pct_start)):
             n = steps.astype(pct.dtype)
-            ends = [pct * n - 1, 2 * pct * n - 2, n - 1] if self.three_phase else [pct * n - 1, n - 1]
-            self.phase_end = jnp.stack(ends)
-            self.phase_last_step = jnp.floor(self.phase_end).astype(jnp.int32)
+            ends = jnp.stack([pct * n - 1, 2 * pct * n - 2, n - 1] if self.three_phase else [pct * n - 1, n - 1])
+            last = jnp.floor(ends)
+            self.phase_last_step = last.astype(jnp.int32)
+            self.phase_frac = ends - last
+            self.phase_length = jnp.diff(ends, prepend=0.0)
         else:
             # Phase ends in float64, as torch computes them, so the integer step at which
             # each phase ends is exact whatever the working precision.
@@ -129,8 +136,10 @@ class OneCycleLR(AbstractScheduler):
             ends = [float(p * n) - 1, float(2 * p * n) - 2, n - 1.0] if self.three_phase else [float(p * n) - 1, n - 1.0]
             if ends[0] == 0.0:
                 raise fail(call, "pct_start", pct_start, f"such that pct_start * total_steps != 1 (total_steps={n})")
-            self.phase_end = as_float(ends)
-            self.phase_last_step = as_int([math.floor(e) for e in ends])
+            last = [math.floor(e) for e in ends]
+            self.phase_last_step = as_int(last)
+            self.phase_frac = as_float([e - f for e, f in zip(ends, last)])
+            self.phase_length = as_float(np.diff(ends, prepend=0.0))
         self.last_epoch = as_int(0)
         self.lr, self.momentum = OneCycleLR._values(self, self.last_epoch)
 
@@ -141,22 +150,28 @@ class OneCycleLR(AbstractScheduler):
     def _anneal(self, start: Array, end: Array, pct: Array, left: Array) -> Array:
         if self.anneal_strategy == "cos":
             return end + (start - end) * half_cosine_pct(pct, left)
-        return (end - start) * pct + start
+        # torch's `(end - start) * pct + start`, rearranged so the end value is exact
+        # (in float32 the original loses 1e-4 relative accuracy when `end << start`).
+        return start * left + end * pct
 
     def _values(self, t: Int[Array, ""]) -> tuple[Array, Array | None]:
         phases = _THREE_PHASES if self.three_phase else _TWO_PHASES
         named_lr = {"initial": self.initial_lr, "max": self.max_lr, "min": self.min_lr}
         named_m = {"base": self.base_momentum, "max": self.max_momentum}
-        tf = t.astype(self.phase_end.dtype)
+        dtype = self.phase_frac.dtype
         lr = momentum = None
         zero_phase = jnp.asarray(False)
         # Walk the phases backwards so the first phase whose end is not passed wins.
         for i in reversed(range(len(phases))):
             lr_start, lr_end, m_start, m_end = phases[i]
-            begin = self.phase_end[i - 1] if i > 0 else jnp.zeros_like(self.phase_end[0])
-            length = self.phase_end[i] - begin
+            if i == 0:
+                done = t.astype(dtype)
+            else:
+                done = (t - self.phase_last_step[i - 1]).astype(dtype) - self.phase_frac[i - 1]
+            to_go = (self.phase_last_step[i] - t).astype(dtype) + self.phase_frac[i]
+            length = self.phase_length[i]
             safe = jnp.where(length == 0, 1.0, length)
-            pct, left = (tf - begin) / safe, (self.phase_end[i] - tf) / safe
+            pct, left = done / safe, to_go / safe
             phase_lr = self._anneal(named_lr[lr_start], named_lr[lr_end], pct, left)
             phase_m = None
             if self.base_momentum is not None:

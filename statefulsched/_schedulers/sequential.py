@@ -66,7 +66,10 @@ class SequentialLR(_Composite):
     def _move(self, lr: Array, metric: Any, standalone: bool) -> tuple["SequentialLR", Array]:
         t = self.last_epoch + 1
         index = jnp.sum(self.milestones <= t)
-        at_milestone = (index > 0) & (self.milestones[jnp.maximum(index - 1, 0)] == t)
+        if self.milestones.shape[0] == 0:
+            at_milestone = jnp.asarray(False)
+        else:
+            at_milestone = (index > 0) & (self.milestones[jnp.maximum(index - 1, 0)] == t)
 
         def branch(i: int):
             def run(children):
