@@ -3,6 +3,7 @@
 import abc
 import dataclasses
 import functools
+import operator
 from typing import Any, ClassVar
 
 import equinox as eqx
@@ -67,54 +68,64 @@ def _dict_of(obj: Any) -> dict:
     return object.__getattribute__(obj, "__dict__")
 
 
-_KERNELS: dict[tuple, tuple] = {}
-# Per class: (names of static fields, names of array-or-None fields), read once.
-_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+class _ClassInfo:
+    """Per scheduler class: how to key its compiled steps and gather their arguments."""
+
+    def __init__(self, cls: type):
+        fields = dataclasses.fields(cls)
+        self.static = tuple(f.name for f in fields if f.metadata.get("static", False))
+        self.dynamic = tuple(f.name for f in fields if not f.metadata.get("static", False))
+        # Only fields annotated as optional can be `None`; whether they are is part of the key.
+        self.optional = tuple(f.name for f in fields if f.name in self.dynamic and "None" in str(f.type))
+        self.kernels: dict[tuple, tuple] = {}
 
 
-def _generic_kernel(*values):
-    return _advance_state(values[0], values[-1])
+_INFO: dict[type, _ClassInfo] = {}
 
 
-def _kernel_for(scheduler: "AbstractScheduler") -> tuple:
-    """The compiled step of `scheduler`: `(kernel, input field names, output field names)`.
+def _generic_kernel(scheduler, metric):
+    return _advance_state(scheduler, metric)
+
+
+def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> tuple:
+    """The compiled step of `scheduler`: `(kernel, argument gatherer, output field names)`.
 
     Handing a module to `jax.jit` makes it flatten the module in Python and hash its
     static fields on every call. Passing the arrays as flat positional arguments takes
     jit's C++ fast path instead, which saves about a third of the eager cost of `step`.
-    The static configuration (and which fields are `None`) is baked into the kernel, one
-    per class and static configuration. Composites, whose fields hold modules, use the
-    pytree path.
+    The static configuration (and which optional fields are `None`) is baked into the
+    kernel, one per class and static configuration. Composites, whose fields hold
+    modules, use the pytree path.
     """
     cls = type(scheduler)
+    info = _INFO.get(cls)
+    if info is None:
+        if issubclass(cls, _Composite):
+            entry = (_generic_kernel, lambda fields, self: (self,), cls._state_fields)
+            info = _INFO[cls] = _ClassInfo(cls)
+            info.kernels[()] = entry
+        else:
+            info = _INFO[cls] = _ClassInfo(cls)
     if issubclass(cls, _Composite):
-        return _generic_kernel, ("__self__",), cls._state_fields
-    fields = _dict_of(scheduler)
-    names = _FIELDS.get(cls)
-    if names is None:
-        all_fields = dataclasses.fields(cls)
-        names = _FIELDS[cls] = (
-            tuple(f.name for f in all_fields if f.metadata.get("static", False)),
-            tuple(f.name for f in all_fields if not f.metadata.get("static", False)),
-        )
-    static, dynamic = names
-    key = (cls, *[fields[name] for name in static], *[fields[name] is None for name in dynamic])
-    entry = _KERNELS.get(key)
+        return info.kernels[()]
+    key = (*[fields[name] for name in info.static], *[fields[name] is None for name in info.optional])
+    entry = info.kernels.get(key)
     if entry is None:
-        arrays = tuple(name for name in dynamic if fields[name] is not None)
-        nones = tuple(name for name in dynamic if fields[name] is None)
+        arrays = tuple(name for name in info.dynamic if fields[name] is not None)
+        nones = tuple(name for name in info.dynamic if fields[name] is None)
         outputs = tuple(name for name in cls._state_fields if name in arrays)
-        statics = tuple(fields[name] for name in static)
+        statics = tuple(fields[name] for name in info.static)
 
         def run(*values):
             module = object.__new__(cls)
-            module.__dict__.update(zip(static, statics))
+            module.__dict__.update(zip(info.static, statics))
             module.__dict__.update(dict.fromkeys(nones))
             module.__dict__.update(zip(arrays, values[:-1]))
             new = module._advance(values[-1])
             return tuple(getattr(new, name) for name in outputs)
 
-        entry = _KERNELS[key] = (jax.jit(run), arrays, outputs)
+        getter = operator.itemgetter(*arrays)
+        entry = info.kernels[key] = (jax.jit(run), lambda fields, self: getter(fields), outputs)
     return entry
 
 
@@ -130,11 +141,11 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     `jax.vmap` it traces into the surrounding computation.
     """
     fields = _dict_of(self)
-    kernel, inputs, outputs = _kernel_for(self)
+    kernel, gather, outputs = _kernel_for(self, fields)
     if metric is not None:
         metric = normalise_metric(metric)
     try:
-        values = kernel(*[self if name == "__self__" else fields[name] for name in inputs], metric)
+        values = kernel(*gather(fields, self), metric)
     except Exception as e:
         # Checks made with `eqx.error_if` surface eagerly as an XLA runtime error carrying
         # a long traceback; re-raise the message alone, as the `ValueError` torch raises.

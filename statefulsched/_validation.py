@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._numerics import as_float, as_int
+from ._numerics import as_float, as_int, float_dtype
 
 
 def is_traced(x: Any) -> bool:
@@ -30,6 +30,8 @@ def is_traced(x: Any) -> bool:
 
 
 def _show(value: Any) -> str:
+    if is_traced(value):
+        return "a traced value"
     if isinstance(value, (jax.Array, np.ndarray)):
         value = np.asarray(value).tolist()
     return repr(value)
@@ -39,12 +41,9 @@ def fail(call: str, name: str, value: Any, expected: str) -> ValueError:
     return ValueError(f"`{call}({name}=...)` must be {expected}, got {_show(value)}.")
 
 
-def _checked(call, name, value, array, ok, expected):
-    if is_traced(value):
-        return eqx.error_if(array, jnp.logical_not(jnp.all(ok(array))), f"`{call}({name}=...)` must be {expected}.")
-    if not bool(np.all(ok(np.asarray(array)))):
-        raise fail(call, name, value, expected)
-    return array
+def _error_if_not(call: str, name: str, array: Array, ok, expected: str) -> Array:
+    """The runtime check of a traced value (e.g. a hyperparameter batched by `jax.vmap`)."""
+    return eqx.error_if(array, jnp.logical_not(jnp.all(ok(array))), f"`{call}({name}=...)` must be {expected}.")
 
 
 def real(
@@ -57,15 +56,16 @@ def real(
     low_open: bool = False,
     high_open: bool = False,
 ) -> Array:
-    """A finite float (scalar or array) in the given interval, as a float leaf."""
+    """A finite float (scalar or array) in the given interval, as a float leaf.
+
+    Concrete values are checked in float64 before they are rounded to the working dtype,
+    and must survive that rounding: a value that float32 would turn into 0 or inf is
+    rejected with a pointer to `jax_enable_x64`.
+    """
     if isinstance(value, bool) or (
         not is_traced(value) and not isinstance(value, (int, float, np.ndarray, jax.Array, np.number, list, tuple))
     ):
         raise fail(call, name, value, "a real number")
-    try:
-        array = as_float(value)
-    except (TypeError, ValueError):
-        raise fail(call, name, value, "a real number") from None
     lo = operator.gt if low_open else operator.ge
     hi = operator.lt if high_open else operator.le
     expected = "a finite number"
@@ -80,7 +80,26 @@ def real(
         xp = jnp if isinstance(x, jax.Array) else np
         return xp.isfinite(x) & lo(x, low) & hi(x, high)
 
-    return _checked(call, name, value, array, ok, expected)
+    if is_traced(value):
+        return _error_if_not(call, name, as_float(value), ok, expected)
+    try:
+        given = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise fail(call, name, value, "a real number") from None
+    if not bool(np.all(ok(given))):
+        raise fail(call, name, value, expected)
+    dtype = float_dtype()
+    if np.any(np.abs(given) > np.finfo(dtype).max):
+        raise ValueError(
+            f"`{call}({name}=...)` is too large to be represented in {dtype} (it would become "
+            f"inf), got {_show(value)}; enable `jax_enable_x64` to use it."
+        )
+    if np.any((given != 0) & (given.astype(dtype) == 0)):
+        raise ValueError(
+            f"`{call}({name}=...)` is too small to be represented in {dtype} (it would become "
+            f"0), got {_show(value)}; enable `jax_enable_x64` to use it."
+        )
+    return as_float(value)
 
 
 def integer(call: str, name: str, value: Any, *, low: int = 1) -> Array:
@@ -89,7 +108,7 @@ def integer(call: str, name: str, value: Any, *, low: int = 1) -> Array:
     if is_traced(value):
         if not jnp.issubdtype(jnp.result_type(value), jnp.integer):
             raise fail(call, name, value, expected + " (an integer-dtype array when traced)")
-        return _checked(call, name, value, as_int(value), lambda x: x >= low, expected)
+        return _error_if_not(call, name, as_int(value), lambda x: x >= low, expected)
     if isinstance(value, (jax.Array, np.ndarray, np.integer)):
         if not np.issubdtype(np.asarray(value).dtype, np.integer):
             raise fail(call, name, value, expected)
@@ -108,11 +127,12 @@ def choice(call: str, name: str, value: Any, options: Sequence[str]) -> str:
 
 
 def groups(call: str, name: str, value: Any, n_groups: int | None) -> tuple[Any, int | None]:
-    """Normalise a per-group argument; returns `(value, n_groups)`.
+    """Discover the number of param groups from a per-group argument; returns `(value, n)`.
 
-    A list or tuple gives one value per param group; a scalar applies to every group.
+    A list, tuple or 1-d array gives one value per param group and fixes the count (it
+    must agree with `n_groups` if that is already known); a scalar applies to every group.
     """
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)) or (isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 1):
         if len(value) == 0:
             raise fail(call, name, value, "a number or a non-empty list of numbers")
         if n_groups is not None and len(value) != n_groups:
@@ -120,12 +140,24 @@ def groups(call: str, name: str, value: Any, n_groups: int | None) -> tuple[Any,
                 f"`{call}({name}=...)` has {len(value)} values but the scheduler has "
                 f"{n_groups} param groups; pass one value per group or a single number."
             )
-        return list(value), len(value)
+        return (list(value) if isinstance(value, tuple) else value), len(value)
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) > 1:
+        raise fail(call, name, value, "a number or a 1-d sequence of numbers (one per param group)")
     return value, n_groups
 
 
 def per_group(call: str, name: str, value: Any, n_groups: int | None, **bounds) -> Array:
-    """A per-group float hyperparameter, broadcast to the scheduler's group shape."""
+    """A per-group float hyperparameter, shaped like the lr: `()` for one group, else `(G,)`.
+
+    With a scalar lr (`n_groups=None`) a list must have exactly one value.
+    """
+    if n_groups is None and (isinstance(value, (list, tuple)) or np.ndim(value) == 1):
+        if len(value) != 1:
+            raise ValueError(
+                f"`{call}({name}=...)` has {len(value)} values but the scheduler has one param "
+                "group (its lr is a single number); pass a single number."
+            )
+        value = value[0]
     value, _ = groups(call, name, value, n_groups)
     array = real(call, name, value, **bounds)
     if n_groups is not None and array.ndim == 0:
@@ -140,8 +172,15 @@ def base_lr(call: str, value: Any, name: str = "lr") -> tuple[Array, int | None]
 
 
 def callables(call: str, name: str, value: Any, n_groups: int | None) -> tuple[Callable, ...]:
-    fns, _ = groups(call, name, value, n_groups)
-    fns = fns if isinstance(fns, list) else [fns] * (n_groups or 1)
+    if callable(value):
+        return (value,) * (n_groups or 1)
+    if not isinstance(value, (list, tuple)) or len(value) != (n_groups or 1):
+        count = len(value) if isinstance(value, (list, tuple)) else "no"
+        raise ValueError(
+            f"`{call}({name}=...)` must be a callable or a list of one callable per param group "
+            f"({n_groups or 1}), got {count} values."
+        )
+    fns = list(value)
     for fn in fns:
         if not callable(fn):
             raise fail(call, name, value, "a callable or a list of callables")

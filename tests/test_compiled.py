@@ -113,7 +113,10 @@ CASES = [
         metrics=PLATEAU_MAX,
     ),
     Case("SWALR", lambda: ss.SWALR(0.1, swa_lr=0.01, anneal_epochs=10)),
-    Case("SWALR-linear-2groups", lambda: ss.SWALR([0.1, 0.2], swa_lr=[0.01, 0.05], anneal_epochs=4, anneal_strategy="linear")),
+    Case(
+        "SWALR-linear-2groups",
+        lambda: ss.SWALR([0.1, 0.2], swa_lr=[0.01, 0.05], anneal_epochs=4, anneal_strategy="linear"),
+    ),
     Case(
         "SequentialLR(LinearLR,CosineAnnealingLR)",
         lambda: ss.SequentialLR(
@@ -180,7 +183,7 @@ def test_table_covers_every_scheduler():
 
 
 def _uses_metric(sched) -> bool:
-    return any(isinstance(leaf, ss.ReduceLROnPlateau) for leaf in _walk(sched))
+    return any(isinstance(part, ss.ReduceLROnPlateau) for part in _walk(sched))
 
 
 def _walk(sched):
@@ -249,6 +252,7 @@ def test_step_leaves_scheduler_unchanged(case):
     assert jax.tree.structure(sched) == treedef_before
     for before, after in zip(leaves_before, jax.tree.leaves(sched), strict=True):
         np.testing.assert_array_equal(np.asarray(after), before)
+    assert vars(sched).keys() == fields_before.keys()
     assert all(vars(sched)[k] is v for k, v in fields_before.items())
     for child, before in zip(_walk(sched), children_before, strict=True):
         assert all(vars(child)[k] is v for k, v in before.items())
@@ -284,14 +288,15 @@ def test_pytree_is_stable_and_strongly_typed(case, float_mode):
     if (m := _momentum(sched)) is not None:
         assert m.dtype == expected_float and m.shape == sched.lr.shape
 
+    # Under x64 only the eager path (itself a compiled kernel) is stepped, to save compile time.
     eager = traced = sched
     for m in _metrics(case)[:50]:
         eager = eager.step(m)
-        traced = _JIT_STEP(traced, jnp.asarray(m))
         assert _signature(eager) == first
-        assert _signature(traced) == first
-        for part in (eager, traced):
-            assert jnp.isfinite(part.lr).all()
+        assert jnp.isfinite(eager.lr).all()
+        if float_mode == "float32":
+            traced = _JIT_STEP(traced, jnp.asarray(m))
+            assert _signature(traced) == first
 
 
 # ----------------------------------------------------------------------------------------
@@ -449,24 +454,38 @@ def _staggered_plateaus(batch: int) -> np.ndarray:
 VMAP_CASES = [
     # gamma enters through log(gamma): a Python gamma has its log taken in float64, a traced
     # one in float32 (documented in `_numerics.log_of`), hence a few ulps after 60 steps.
-    VmapCase("ExponentialLR-gamma", lambda g: ss.ExponentialLR(0.1, gamma=g), np.array([0.5, 0.9, 0.99, 1.01]), maxulp=64),
+    VmapCase(
+        "ExponentialLR-gamma", lambda g: ss.ExponentialLR(0.1, gamma=g), np.array([0.5, 0.9, 0.99, 1.01]), maxulp=64
+    ),
     VmapCase("StepLR-step_size", lambda n: ss.StepLR(0.1, step_size=n, gamma=0.5), np.array([1, 4, 7], np.int32)),
     VmapCase(
         "MultiStepLR-milestones",
         lambda ms: ss.MultiStepLR(0.1, milestones=ms, gamma=0.5),
         np.array([[3, 10, 40], [0, 0, 20], [15, 16, 59]], np.int32),
     ),
-    VmapCase("ConstantLR-factor", lambda f: ss.ConstantLR([0.1, 0.2], factor=f, total_iters=6), np.array([0.1, 0.5, 1.0])),
-    VmapCase("LinearLR-total_iters", lambda n: ss.LinearLR(0.1, start_factor=0.2, total_iters=n), np.array([1, 9, 70], np.int32)),
+    VmapCase(
+        "ConstantLR-factor", lambda f: ss.ConstantLR([0.1, 0.2], factor=f, total_iters=6), np.array([0.1, 0.5, 1.0])
+    ),
+    VmapCase(
+        "LinearLR-total_iters",
+        lambda n: ss.LinearLR(0.1, start_factor=0.2, total_iters=n),
+        np.array([1, 9, 70], np.int32),
+    ),
     VmapCase("PolynomialLR-power", lambda p: ss.PolynomialLR(0.1, total_iters=50, power=p), np.array([0.0, 0.5, 3.0])),
-    VmapCase("CosineAnnealingLR-T_max", lambda t: ss.CosineAnnealingLR(0.1, T_max=t, eta_min=1e-3), np.array([1, 7, 20, 100], np.int32)),
+    VmapCase(
+        "CosineAnnealingLR-T_max",
+        lambda t: ss.CosineAnnealingLR(0.1, T_max=t, eta_min=1e-3),
+        np.array([1, 7, 20, 100], np.int32),
+    ),
     VmapCase("CosineAnnealingLR-lr", lambda lr: ss.CosineAnnealingLR(lr, T_max=9), np.array([0.1, 1.0, 3e-4])),
     VmapCase(
         "CosineAnnealingWarmRestarts-T_0",
         lambda t: ss.CosineAnnealingWarmRestarts(0.1, T_0=t, T_mult=2),
         np.array([1, 3, 10], np.int32),
     ),
-    VmapCase("CyclicLR-max_lr", lambda m: ss.CyclicLR(0.01, m, step_size_up=4, mode="triangular2"), np.array([0.1, 0.5])),
+    VmapCase(
+        "CyclicLR-max_lr", lambda m: ss.CyclicLR(0.01, m, step_size_up=4, mode="triangular2"), np.array([0.1, 0.5])
+    ),
     VmapCase("CyclicLR-step_size_up", lambda n: ss.CyclicLR(0.01, 0.1, step_size_up=n), np.array([2, 5, 11], np.int32)),
     VmapCase("OneCycleLR-max_lr", lambda m: ss.OneCycleLR(m, total_steps=N_STEPS), np.array([0.1, 0.3, 1.0])),
     VmapCase(
@@ -492,12 +511,15 @@ VMAP_CASES = [
     VmapCase(
         "SequentialLR-milestones",
         lambda ms: ss.SequentialLR(
-            [ss.LinearLR(0.1, start_factor=0.1, total_iters=10), ss.ExponentialLR(0.1, gamma=0.9),
-             ss.CosineAnnealingLR(0.1, T_max=15)],
+            [
+                ss.LinearLR(0.1, start_factor=0.1, total_iters=10),
+                ss.ExponentialLR(0.1, gamma=0.9),
+                ss.CosineAnnealingLR(0.1, T_max=15),
+            ],
             milestones=ms,
         ),
         np.array([[5, 20], [10, 11], [0, 40]], np.int32),
-    ),  # fmt: skip
+    ),
     VmapCase(
         "SequentialLR(LinearLR,ReduceLROnPlateau)-milestones",
         lambda ms: ss.SequentialLR(
@@ -558,11 +580,6 @@ def test_vmap_batch_matches_members(case):
     assert len(distinct) == batch_size
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `_validation._checked` calls `np.asarray` on the converted leaf, which is a tracer "
-    "under jax.jit even for a Python-float argument (TracerArrayConversionError)",
-)
 @pytest.mark.parametrize(
     "build",
     [
@@ -573,7 +590,10 @@ def test_vmap_batch_matches_members(case):
     ids=["constants", "traced-gamma", "traced-lr"],
 )
 def test_constructor_under_jit(build):
-    """Building schedulers inside a jitted function (e.g. a jitted `vmap` over hyperparameters)."""
+    """Building schedulers inside a jitted function (e.g. a jitted `vmap` over hyperparameters).
+
+    (Regression: validation used to call `np.asarray` on the converted leaf, a tracer under jit.)
+    """
 
     @jax.jit
     def lrs(g):
@@ -585,6 +605,16 @@ def test_constructor_under_jit(build):
     np.testing.assert_allclose(lrs(0.5)[0], expected[0], rtol=1e-6)
     batch = jax.jit(jax.vmap(build))(jnp.array([0.5, 0.25]))
     assert batch.lr.shape == (2,)
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_every_constructor_traces_under_jit(case):
+    """Every configuration can be built inside `jax.jit`, with the pytree it has eagerly."""
+    eager = case.build()
+    traced = jax.eval_shape(case.build)  # traces the constructor as jit does, without compiling
+    assert _signature(traced)[0] == _signature(eager)[0]
+    for a, b in zip(jax.tree.leaves(traced), jax.tree.leaves(eager), strict=True):
+        assert (a.shape, a.dtype, a.weak_type) == (b.shape, b.dtype, b.weak_type)
 
 
 # ----------------------------------------------------------------------------------------

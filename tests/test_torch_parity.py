@@ -9,6 +9,7 @@ leave e.g. -3e-19 where the exact value is 0).
 """
 
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -48,7 +49,11 @@ def check(spec: Spec, lr, metrics: list, precision: str, beta: bool = False):
     scale = max(float(np.max(np.abs(ref))), 1e-300)
     dtype = np.float64 if precision == "float64" else np.float32
     assert sched.lr.dtype == dtype
-    np.testing.assert_allclose(ours, ref, rtol=rtol, atol=atol * scale, err_msg=repr(spec))
+    # A chained cosine computes `ratio * (lr - eta_min) + eta_min`: when the chain drives
+    # the lr far below `eta_min` the result is a small difference of terms of size
+    # `eta_min`, so its error is relative to `eta_min`, not to the (smaller) lr.
+    floor = rtol * max([0.0] + [c.kwargs.get("eta_min", 0.0) for c in spec.children if spec.name == "ChainedScheduler"])
+    np.testing.assert_allclose(ours, ref, rtol=rtol, atol=max(atol * scale, floor), err_msg=repr(spec))
     if our_m is not None:
         np.testing.assert_allclose(our_m, ref_m, rtol=rtol, atol=atol, err_msg=repr(spec))
     return sched
@@ -89,6 +94,9 @@ HANDPICKED = [
     (S("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, step_size_down=5)), None, 100),
     (S("CyclicLR", dict(base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=4, mode="triangular2")), None, 100),
     (S("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4, mode="exp_range", gamma=0.999)), None, 12000),
+    (S("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, scale_fn=lambda x: 0.5 ** (x - 1))), None, 60),
+    (S("CyclicLR", dict(base_lr=[0.01, 0.02], max_lr=[0.1, 0.2], step_size_up=5, scale_fn=lambda x: 0.99**x,
+                        scale_mode="iterations", base_momentum=[0.8, 0.7], max_momentum=0.9)), None, 300),
     (S("OneCycleLR", dict(max_lr=0.1, total_steps=100)), None, 100),
     (S("OneCycleLR", dict(max_lr=[0.1, 0.2], total_steps=97, three_phase=True, anneal_strategy="linear", pct_start=0.25)), None, 97),
     (S("OneCycleLR", dict(max_lr=0.1, epochs=10, steps_per_epoch=7)), None, 70),
@@ -133,15 +141,28 @@ lrs = st.one_of(
     st.lists(st.sampled_from([0.1, 0.05, 2e-3, 1.0]), min_size=2, max_size=3),
 )
 steps = st.integers(1, 150)
+
+
+def floats(lo: float, hi: float):
+    # Values that float32 rounds to zero are rejected by the constructors (tested in
+    # test_validation.py), so keep the generated ones representable.
+    return st.floats(lo, hi, allow_subnormal=False).filter(lambda x: x == 0 or abs(x) > 1e-30)
+
+
 counts = st.integers(1, 40)
-gammas = st.floats(0.05, 1.5)
-fractions = st.floats(0.01, 1.0)
+gammas = floats(0.05, 1.5)
+fractions = floats(0.01, 1.0)
 
 
 @st.composite
 def closed_form(draw):
     name = draw(st.sampled_from(["StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
-                                 "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "SWALR"]))
+                                 "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "SWALR",
+                                 "LambdaLR", "MultiplicativeLR"]))
+    if name == "LambdaLR":
+        return draw(st.one_of(floats(0.8, 1.0).map(_lam), st.integers(1, 30).map(_warm)))
+    if name == "MultiplicativeLR":
+        return _mult(draw(floats(0.8, 1.0)))
     if name == "StepLR":
         kwargs = dict(step_size=draw(counts), gamma=draw(gammas))
     elif name == "MultiStepLR":
@@ -149,11 +170,11 @@ def closed_form(draw):
     elif name == "ConstantLR":
         kwargs = dict(factor=draw(fractions), total_iters=draw(counts))
     elif name == "LinearLR":
-        kwargs = dict(start_factor=draw(fractions), end_factor=draw(st.floats(0.0, 1.0)), total_iters=draw(counts))
+        kwargs = dict(start_factor=draw(fractions), end_factor=draw(floats(0.0, 1.0)), total_iters=draw(counts))
     elif name == "ExponentialLR":
-        kwargs = dict(gamma=draw(st.floats(0.8, 1.05)))
+        kwargs = dict(gamma=draw(floats(0.8, 1.05)))
     elif name == "PolynomialLR":
-        kwargs = dict(total_iters=draw(counts), power=draw(st.floats(0.0, 4.0)))
+        kwargs = dict(total_iters=draw(counts), power=draw(floats(0.0, 4.0)))
     elif name == "CosineAnnealingLR":
         kwargs = dict(T_max=draw(st.integers(1, 200)), eta_min=draw(st.sampled_from([0.0, 1e-5, 1e-4])))
     elif name == "CosineAnnealingWarmRestarts":
@@ -172,9 +193,9 @@ def cyclic(draw):
         step_size_up=draw(counts),
         step_size_down=draw(st.one_of(st.none(), counts)),
         mode=draw(st.sampled_from(["triangular", "triangular2", "exp_range"])),
-        gamma=draw(st.floats(0.9, 1.0)),
-        base_momentum=draw(st.floats(0.5, 0.85)),
-        max_momentum=draw(st.floats(0.85, 0.99)),
+        gamma=draw(floats(0.9, 1.0)),
+        base_momentum=draw(floats(0.5, 0.85)),
+        max_momentum=draw(floats(0.85, 0.99)),
     )
     return S("CyclicLR", kwargs)
 
@@ -182,7 +203,7 @@ def cyclic(draw):
 @st.composite
 def onecycle(draw):
     total = draw(st.integers(2, 300))
-    pct = draw(st.floats(0.0, 1.0))
+    pct = draw(floats(0.0, 1.0))
     three = draw(st.booleans())
     ends = [pct * total - 1, 2 * pct * total - 2] if three else [pct * total - 1]
     # torch divides by zero on these; ours rejects them (tested in test_validation.py).
@@ -192,7 +213,7 @@ def onecycle(draw):
     kwargs = dict(
         max_lr=draw(st.sampled_from([0.1, [0.1, 0.3]])), total_steps=total, pct_start=pct,
         anneal_strategy=draw(st.sampled_from(["cos", "linear"])), three_phase=three,
-        div_factor=draw(st.floats(1.0, 100.0)), final_div_factor=draw(st.sampled_from([1e4, 10.0, 1.0])),
+        div_factor=draw(floats(1.0, 100.0)), final_div_factor=draw(st.sampled_from([1e4, 10.0, 1.0])),
     )
     return S("OneCycleLR", kwargs), total
 
@@ -218,7 +239,12 @@ def plateau(draw, exact_decisions: bool):
     return S("ReduceLROnPlateau", kwargs), values
 
 
-SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# SS_HYPOTHESIS_EXAMPLES=500 runs a longer soak than CI's default.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("SS_HYPOTHESIS_EXAMPLES", "20")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def _fit_groups(spec: Spec, lr):

@@ -23,6 +23,9 @@ def check_children(call: str, schedulers: Sequence[AbstractScheduler]) -> tuple[
             f"`{call}(schedulers=...)`: the schedulers have different numbers of param groups "
             f"(lr shapes {sorted(shapes)}); build them all with the same lr."
         )
+    def show(lr) -> list[float]:
+        return [float(f"{v:.7g}") for v in np.atleast_1d(np.asarray(lr)).tolist()]
+
     with_lr = [child for child in schedulers if child._takes_lr]
     if len(with_lr) > 1 and not any(is_traced(child.base_lr) for child in with_lr):
         first = np.asarray(with_lr[0].base_lr)
@@ -30,8 +33,8 @@ def check_children(call: str, schedulers: Sequence[AbstractScheduler]) -> tuple[
             if not np.array_equal(np.asarray(child.base_lr), first):
                 raise ValueError(
                     f"`{call}(schedulers=...)`: the schedulers were built with different learning "
-                    f"rates ({first.tolist()} for {type(with_lr[0]).__name__}, "
-                    f"{np.asarray(child.base_lr).tolist()} for {type(child).__name__}); in torch they "
+                    f"rates ({show(first)} for {type(with_lr[0]).__name__}, "
+                    f"{show(child.base_lr)} for {type(child).__name__}); in torch they "
                     "all act on one optimizer, so build them all with the same lr."
                 )
     return tuple(schedulers)

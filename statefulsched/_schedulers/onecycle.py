@@ -131,7 +131,8 @@ class OneCycleLR(AbstractScheduler):
         else:
             # Phase ends in float64, as torch computes them, so the integer step at which
             # each phase ends is exact whatever the working precision.
-            n = int(steps)
+            # From the Python arguments: `steps` is a tracer when this runs under `jax.jit`.
+            n = int(total_steps) if total_steps is not None else int(epochs) * int(steps_per_epoch)
             p = float(pct_start)
             ends = [float(p * n) - 1, float(2 * p * n) - 2, n - 1.0] if self.three_phase else [float(p * n) - 1, n - 1.0]
             if ends[0] == 0.0:

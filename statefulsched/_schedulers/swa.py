@@ -50,30 +50,37 @@ class SWALR(AbstractScheduler):
         self.anneal_epochs = integer("SWALR", "anneal_epochs", anneal_epochs, low=0)
         self.anneal_strategy = choice("SWALR", "anneal_strategy", anneal_strategy, ("cos", "linear"))
         self.last_epoch = as_int(0)
-        alpha = SWALR._alpha(self, self.last_epoch)
-        self.lr = self.swa_lr * alpha + self.base_lr * (1 - alpha)
+        alpha, rest = SWALR._alpha(self, self.last_epoch)
+        self.lr = self.swa_lr * alpha + self.base_lr * rest
 
-    def _alpha(self, k: Int[Array, ""], back: int = 0) -> Float[Array, ""]:
-        """The annealing weight at step `k` (at the step before it when `back=1`)."""
-        step = jnp.where(self.anneal_epochs == 0, jnp.maximum(k, 1), k) - back
+    def _alpha(self, k: Int[Array, ""], back: int = 0) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        """The annealing weight `alpha` and `1 - alpha` at step `k` (the step before if `back=1`).
+
+        `1 - alpha` is computed directly: subtracting from one would lose float32
+        precision when `alpha` is close to one and `swa_lr` is much smaller than `lr`.
+        """
         dtype = self.swa_lr.dtype
-        x = jnp.clip(step.astype(dtype) / jnp.maximum(1, self.anneal_epochs).astype(dtype), 0, 1)
+        step = jnp.where(self.anneal_epochs == 0, jnp.maximum(k, 1), k) - back
+        total = jnp.maximum(1, self.anneal_epochs)
+        done = jnp.clip(step, 0, total)
+        x = done.astype(dtype) / total.astype(dtype)
+        rest = (total - done).astype(dtype) / total.astype(dtype)
         if self.anneal_strategy == "cos":
-            return jnp.sin(0.5 * jnp.pi * x) ** 2
-        return x
+            return jnp.sin(0.5 * jnp.pi * x) ** 2, jnp.sin(0.5 * jnp.pi * rest) ** 2
+        return x, rest
 
     def _advance(self, metric: Any) -> "SWALR":
         del metric
         t = self.last_epoch + 1
-        alpha = self._alpha(t)
-        return replace(self, last_epoch=t, lr=self.swa_lr * alpha + self.base_lr * (1 - alpha))
+        alpha, rest = self._alpha(t)
+        return replace(self, last_epoch=t, lr=self.swa_lr * alpha + self.base_lr * rest)
 
     def _swa_map(self, lr: Array, k: Int[Array, ""]) -> Array:
         """torch's `get_lr`: recover the pre-annealing lr from `lr`, then anneal it."""
-        prev = self._alpha(k, back=1)
-        start_lr = jnp.where(prev == 1, self.swa_lr, (lr - prev * self.swa_lr) / jnp.where(prev == 1, 1.0, 1 - prev))
-        alpha = self._alpha(k)
-        return self.swa_lr * alpha + start_lr * (1 - alpha)
+        prev, prev_rest = self._alpha(k, back=1)
+        start_lr = jnp.where(prev == 1, self.swa_lr, (lr - prev * self.swa_lr) / jnp.where(prev == 1, 1.0, prev_rest))
+        alpha, rest = self._alpha(k)
+        return self.swa_lr * alpha + start_lr * rest
 
     def _chain_init(self, lr: Array) -> Array:
         return self._swa_map(lr, jnp.zeros_like(self.last_epoch))

@@ -79,5 +79,10 @@ class LinearLR(AbstractMultiplicativeScheduler):
         self.lr = self.base_lr * LinearLR._factor_at(self, self.last_epoch)
 
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
-        done = jnp.minimum(t, self.total_iters).astype(self.start_factor.dtype)
-        return self.start_factor + (self.end_factor - self.start_factor) * done / self.total_iters
+        dtype = self.start_factor.dtype
+        done = jnp.minimum(t, self.total_iters)
+        # torch's `s + (e - s) * done / T`, written as a weighted mean so that `e << s`
+        # loses no float32 precision at the end of the ramp.
+        weight_end = done.astype(dtype) / self.total_iters.astype(dtype)
+        weight_start = (self.total_iters - done).astype(dtype) / self.total_iters.astype(dtype)
+        return self.start_factor * weight_start + self.end_factor * weight_end
