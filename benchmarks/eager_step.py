@@ -97,8 +97,7 @@ class NaivePlateau(eqx.Module):
     best: jax.Array
     num_bad_epochs: jax.Array
 
-    def __init__(self, lr: float, factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
-                 eps: float = 1e-8):
+    def __init__(self, lr: float, factor: float = 0.1, patience: int = 10, threshold: float = 1e-4, eps: float = 1e-8):
         self.factor = factor
         self.patience = patience
         self.threshold = threshold
@@ -222,7 +221,7 @@ def build_cases() -> list[Case]:
             ours=jax_block(lambda: ss.ReduceLROnPlateau(0.1, patience=5), metric=METRIC),
             naive=jax_block(lambda: NaivePlateau(0.1, patience=5), metric=METRIC),
             note="naive: filter_jit holds a Python float static; a metric changing every step "
-                 "would recompile every step (the constant metric here hits the cache)",
+            "would recompile every step (the constant metric here hits the cache)",
         ),
         Case(
             "ReduceLROnPlateau, jnp.float32 metric",
@@ -233,25 +232,36 @@ def build_cases() -> list[Case]:
         ),
         Case(
             "SequentialLR(LinearLR, CosineAnnealingLR)",
-            torch=torch_block(lambda o: lr_sched.SequentialLR(
-                o,
-                [lr_sched.LinearLR(o, start_factor=0.1, total_iters=100), lr_sched.CosineAnnealingLR(o, T_max=1000)],
-                milestones=[100],
-            )),
-            ours=jax_block(lambda: ss.SequentialLR(
-                [ss.LinearLR(0.1, start_factor=0.1, total_iters=100), ss.CosineAnnealingLR(0.1, T_max=1000)],
-                milestones=[100],
-            )),
+            torch=torch_block(
+                lambda o: lr_sched.SequentialLR(
+                    o,
+                    [
+                        lr_sched.LinearLR(o, start_factor=0.1, total_iters=100),
+                        lr_sched.CosineAnnealingLR(o, T_max=1000),
+                    ],
+                    milestones=[100],
+                )
+            ),
+            ours=jax_block(
+                lambda: ss.SequentialLR(
+                    [ss.LinearLR(0.1, start_factor=0.1, total_iters=100), ss.CosineAnnealingLR(0.1, T_max=1000)],
+                    milestones=[100],
+                )
+            ),
             note="for information",
         ),
         Case(
             "ChainedScheduler(ConstantLR, ExponentialLR)",
-            torch=torch_block(lambda o: lr_sched.ChainedScheduler(
-                [lr_sched.ConstantLR(o, factor=0.5, total_iters=100), lr_sched.ExponentialLR(o, gamma=0.999)]
-            )),
-            ours=jax_block(lambda: ss.ChainedScheduler(
-                [ss.ConstantLR(0.1, factor=0.5, total_iters=100), ss.ExponentialLR(0.1, gamma=0.999)]
-            )),
+            torch=torch_block(
+                lambda o: lr_sched.ChainedScheduler(
+                    [lr_sched.ConstantLR(o, factor=0.5, total_iters=100), lr_sched.ExponentialLR(o, gamma=0.999)]
+                )
+            ),
+            ours=jax_block(
+                lambda: ss.ChainedScheduler(
+                    [ss.ConstantLR(0.1, factor=0.5, total_iters=100), ss.ExponentialLR(0.1, gamma=0.999)]
+                )
+            ),
             note="for information",
         ),
     ]
@@ -332,17 +342,19 @@ def table(cases: list[Case]) -> tuple[str, list[dict]]:
             f"| {name} | {torch_cell} | {fmt(o, '.1f')} | {fmt(n, '.1f')} "
             f"| {fmt(ours_torch, '.2f')}× | {fmt(naive_ours, '.2f')}× |".replace("—×", "—")
         )
-        rows.append({
-            "case": case.name,
-            "torch_us": t,
-            "ours_us": o,
-            "naive_us": n,
-            "ours_over_torch": ours_torch,
-            "naive_over_ours": naive_ours,
-            "torch_measured_in": case.torch_from or (case.name if case.torch else None),
-            "note": case.note,
-            "per_round_us": {impl: [x * 1e6 for x in ts] for impl, ts in case.times.items()},
-        })
+        rows.append(
+            {
+                "case": case.name,
+                "torch_us": t,
+                "ours_us": o,
+                "naive_us": n,
+                "ours_over_torch": ours_torch,
+                "naive_over_ours": naive_ours,
+                "torch_measured_in": case.torch_from or (case.name if case.torch else None),
+                "note": case.note,
+                "per_round_us": {impl: [x * 1e6 for x in ts] for impl, ts in case.times.items()},
+            }
+        )
     text = "\n".join(lines)
     if notes:
         text += "\n\n" + "\n".join(f"[{i}] {note}" for i, note in enumerate(notes, 1))
@@ -375,11 +387,15 @@ def main(argv: list[str] | None = None) -> None:
     print("# Eager `step` benchmark")
     print()
     load = info["loadavg_at_start"]
-    print(f"- machine: {info['platform']}, {info['processor']}, {info['cpu_count']} CPUs, Python {info['python']}"
-          + (f", load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}" if load else ""))
-    print(f"- versions: jax {info['jax']}, jaxlib {info['jaxlib']} ({info['jax_backend']}, "
-          f"x64 {'on' if info['jax_x64'] else 'off'}), equinox {info['equinox']}, torch {info['torch']} "
-          f"({info['torch_threads']} threads)")
+    print(
+        f"- machine: {info['platform']}, {info['processor']}, {info['cpu_count']} CPUs, Python {info['python']}"
+        + (f", load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}" if load else "")
+    )
+    print(
+        f"- versions: jax {info['jax']}, jaxlib {info['jaxlib']} ({info['jax_backend']}, "
+        f"x64 {'on' if info['jax_x64'] else 'off'}), equinox {info['equinox']}, torch {info['torch']} "
+        f"({info['torch_threads']} threads)"
+    )
     print(f"- method: {method}")
     print(flush=True)
 
@@ -393,8 +409,10 @@ def main(argv: list[str] | None = None) -> None:
     print("[*] not measured again: the torch figure of the row it refers to.")
     try:
         load_end = os.getloadavg()
-        print(f"\nbenchmark wall time {wall:.1f} s; load average at end "
-              f"{load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
+        print(
+            f"\nbenchmark wall time {wall:.1f} s; load average at end "
+            f"{load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}"
+        )
     except OSError:
         load_end = None
         print(f"\nbenchmark wall time {wall:.1f} s")

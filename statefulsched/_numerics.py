@@ -1,8 +1,8 @@
 """Dtype policy and numerically careful formulas shared by the schedulers."""
 
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 

@@ -66,11 +66,8 @@ def build_torch(spec: Spec, optimizer):
     return getattr(lr_scheduler, spec.name)(optimizer, **kwargs)
 
 
-class _Plateaus:
-    """Lets torch's composites forward a metric to ReduceLROnPlateau children (ours do)."""
-
-
 def _torch_step(sched, metric):
+    """Step a torch scheduler; composites forward `metric` to ReduceLROnPlateau children (ours do)."""
     from torch.optim import lr_scheduler
 
     if isinstance(sched, lr_scheduler.ReduceLROnPlateau):
@@ -112,7 +109,6 @@ def _momentum(optimizer, beta: bool):
 
 def run_torch(spec: Spec, lrs: list[float], metrics: list[float], beta: bool = False):
     """Torch's lrs (and momenta) after construction and after each step, shape (steps+1, G)."""
-    from torch.optim import lr_scheduler
 
     optimizer = _torch_optimizer(lrs, beta)
     with warnings.catch_warnings():

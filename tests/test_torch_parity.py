@@ -95,10 +95,31 @@ HANDPICKED = [
     (S("CyclicLR", dict(base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=4, mode="triangular2")), None, 100),
     (S("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4, mode="exp_range", gamma=0.999)), None, 12000),
     (S("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, scale_fn=lambda x: 0.5 ** (x - 1))), None, 60),
-    (S("CyclicLR", dict(base_lr=[0.01, 0.02], max_lr=[0.1, 0.2], step_size_up=5, scale_fn=lambda x: 0.99**x,
-                        scale_mode="iterations", base_momentum=[0.8, 0.7], max_momentum=0.9)), None, 300),
+    (
+        S(
+            "CyclicLR",
+            dict(
+                base_lr=[0.01, 0.02],
+                max_lr=[0.1, 0.2],
+                step_size_up=5,
+                scale_fn=lambda x: 0.99**x,
+                scale_mode="iterations",
+                base_momentum=[0.8, 0.7],
+                max_momentum=0.9,
+            ),
+        ),
+        None,
+        300,
+    ),
     (S("OneCycleLR", dict(max_lr=0.1, total_steps=100)), None, 100),
-    (S("OneCycleLR", dict(max_lr=[0.1, 0.2], total_steps=97, three_phase=True, anneal_strategy="linear", pct_start=0.25)), None, 97),
+    (
+        S(
+            "OneCycleLR",
+            dict(max_lr=[0.1, 0.2], total_steps=97, three_phase=True, anneal_strategy="linear", pct_start=0.25),
+        ),
+        None,
+        97,
+    ),
     (S("OneCycleLR", dict(max_lr=0.1, epochs=10, steps_per_epoch=7)), None, 70),
     (S("OneCycleLR", dict(max_lr=0.1, total_steps=12000)), None, 12000),
     (S("ReduceLROnPlateau", dict(patience=2, factor=0.5, cooldown=1, min_lr=[0.001, 0.01])), [0.1, 0.05], PLATEAU),
@@ -109,17 +130,85 @@ HANDPICKED = [
     (_lam(0.95), [0.1, 0.2], 30),
     (_mult(0.95), 0.1, 30),
     # Warm-up then cosine, the most common composite, over a long run.
-    (S("SequentialLR", dict(milestones=[5]), [S("LinearLR", dict(start_factor=0.1, total_iters=5)), S("CosineAnnealingLR", dict(T_max=95))]), 0.1, 12000),
-    (S("SequentialLR", dict(milestones=[3, 8]), [S("ConstantLR", dict(factor=0.5, total_iters=10)), _mult(0.9), S("SWALR", dict(swa_lr=0.02, anneal_epochs=4))]), 0.1, 30),
-    (S("SequentialLR", dict(milestones=[0, 4]), [S("ExponentialLR", dict(gamma=0.5)), _warm(3), S("StepLR", dict(step_size=2))]), [0.1, 0.2], 20),
-    (S("ChainedScheduler", {}, [S("ConstantLR", dict(factor=0.5, total_iters=10)), S("ExponentialLR", dict(gamma=0.999))]), 0.1, 12000),
+    (
+        S(
+            "SequentialLR",
+            dict(milestones=[5]),
+            [S("LinearLR", dict(start_factor=0.1, total_iters=5)), S("CosineAnnealingLR", dict(T_max=95))],
+        ),
+        0.1,
+        12000,
+    ),
+    (
+        S(
+            "SequentialLR",
+            dict(milestones=[3, 8]),
+            [
+                S("ConstantLR", dict(factor=0.5, total_iters=10)),
+                _mult(0.9),
+                S("SWALR", dict(swa_lr=0.02, anneal_epochs=4)),
+            ],
+        ),
+        0.1,
+        30,
+    ),
+    (
+        S(
+            "SequentialLR",
+            dict(milestones=[0, 4]),
+            [S("ExponentialLR", dict(gamma=0.5)), _warm(3), S("StepLR", dict(step_size=2))],
+        ),
+        [0.1, 0.2],
+        20,
+    ),
+    (
+        S(
+            "ChainedScheduler",
+            {},
+            [S("ConstantLR", dict(factor=0.5, total_iters=10)), S("ExponentialLR", dict(gamma=0.999))],
+        ),
+        0.1,
+        12000,
+    ),
     # torch's odd chained cosine: past T_max it adds an increment that ignores the other factor.
     (S("ChainedScheduler", {}, [S("CosineAnnealingLR", dict(T_max=10)), S("ExponentialLR", dict(gamma=0.9))]), 0.1, 60),
-    (S("ChainedScheduler", {}, [S("LinearLR", dict(start_factor=0.2, total_iters=4)), S("SWALR", dict(swa_lr=0.03, anneal_epochs=3)), S("StepLR", dict(step_size=2))]), 0.1, 20),
-    (S("ChainedScheduler", {}, [S("ExponentialLR", dict(gamma=0.9)), _lam(0.8), S("PolynomialLR", dict(total_iters=6))]), 0.1, 20),
+    (
+        S(
+            "ChainedScheduler",
+            {},
+            [
+                S("LinearLR", dict(start_factor=0.2, total_iters=4)),
+                S("SWALR", dict(swa_lr=0.03, anneal_epochs=3)),
+                S("StepLR", dict(step_size=2)),
+            ],
+        ),
+        0.1,
+        20,
+    ),
+    (
+        S(
+            "ChainedScheduler",
+            {},
+            [S("ExponentialLR", dict(gamma=0.9)), _lam(0.8), S("PolynomialLR", dict(total_iters=6))],
+        ),
+        0.1,
+        20,
+    ),
     # Beyond torch: ReduceLROnPlateau inside composites (torch refuses; see helpers.py).
-    (S("ChainedScheduler", {}, [S("CosineAnnealingLR", dict(T_max=10)), S("ReduceLROnPlateau", dict(patience=1))]), 0.1, PLATEAU),
-    (S("SequentialLR", dict(milestones=[5]), [S("LinearLR", dict(start_factor=0.1, total_iters=5)), S("ReduceLROnPlateau", dict(patience=1))]), 0.1, PLATEAU),
+    (
+        S("ChainedScheduler", {}, [S("CosineAnnealingLR", dict(T_max=10)), S("ReduceLROnPlateau", dict(patience=1))]),
+        0.1,
+        PLATEAU,
+    ),
+    (
+        S(
+            "SequentialLR",
+            dict(milestones=[5]),
+            [S("LinearLR", dict(start_factor=0.1, total_iters=5)), S("ReduceLROnPlateau", dict(patience=1))],
+        ),
+        0.1,
+        PLATEAU,
+    ),
 ]
 
 
@@ -156,9 +245,23 @@ fractions = floats(0.01, 1.0)
 
 @st.composite
 def closed_form(draw):
-    name = draw(st.sampled_from(["StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
-                                 "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "SWALR",
-                                 "LambdaLR", "MultiplicativeLR"]))
+    name = draw(
+        st.sampled_from(
+            [
+                "StepLR",
+                "MultiStepLR",
+                "ConstantLR",
+                "LinearLR",
+                "ExponentialLR",
+                "PolynomialLR",
+                "CosineAnnealingLR",
+                "CosineAnnealingWarmRestarts",
+                "SWALR",
+                "LambdaLR",
+                "MultiplicativeLR",
+            ]
+        )
+    )
     if name == "LambdaLR":
         return draw(st.one_of(floats(0.8, 1.0).map(_lam), st.integers(1, 30).map(_warm)))
     if name == "MultiplicativeLR":
@@ -166,7 +269,9 @@ def closed_form(draw):
     if name == "StepLR":
         kwargs = dict(step_size=draw(counts), gamma=draw(gammas))
     elif name == "MultiStepLR":
-        kwargs = dict(milestones=sorted(draw(st.lists(st.integers(0, 120), min_size=1, max_size=6))), gamma=draw(gammas))
+        kwargs = dict(
+            milestones=sorted(draw(st.lists(st.integers(0, 120), min_size=1, max_size=6))), gamma=draw(gammas)
+        )
     elif name == "ConstantLR":
         kwargs = dict(factor=draw(fractions), total_iters=draw(counts))
     elif name == "LinearLR":
@@ -180,8 +285,11 @@ def closed_form(draw):
     elif name == "CosineAnnealingWarmRestarts":
         kwargs = dict(T_0=draw(counts), T_mult=draw(st.integers(1, 3)), eta_min=draw(st.sampled_from([0.0, 1e-4])))
     else:
-        kwargs = dict(swa_lr=draw(st.sampled_from([0.0, 0.01, 0.5])), anneal_epochs=draw(st.integers(0, 30)),
-                      anneal_strategy=draw(st.sampled_from(["cos", "linear"])))
+        kwargs = dict(
+            swa_lr=draw(st.sampled_from([0.0, 0.01, 0.5])),
+            anneal_epochs=draw(st.integers(0, 30)),
+            anneal_strategy=draw(st.sampled_from(["cos", "linear"])),
+        )
     return S(name, kwargs)
 
 
@@ -211,9 +319,13 @@ def onecycle(draw):
     starts = [0.0] + ends
     draw(st.just(None).filter(lambda _: all(e != s for e, s in zip(ends_all, starts))))
     kwargs = dict(
-        max_lr=draw(st.sampled_from([0.1, [0.1, 0.3]])), total_steps=total, pct_start=pct,
-        anneal_strategy=draw(st.sampled_from(["cos", "linear"])), three_phase=three,
-        div_factor=draw(floats(1.0, 100.0)), final_div_factor=draw(st.sampled_from([1e4, 10.0, 1.0])),
+        max_lr=draw(st.sampled_from([0.1, [0.1, 0.3]])),
+        total_steps=total,
+        pct_start=pct,
+        anneal_strategy=draw(st.sampled_from(["cos", "linear"])),
+        three_phase=three,
+        div_factor=draw(floats(1.0, 100.0)),
+        final_div_factor=draw(st.sampled_from([1e4, 10.0, 1.0])),
     )
     return S("OneCycleLR", kwargs), total
 
@@ -234,7 +346,10 @@ def plateau(draw, exact_decisions: bool):
     if exact_decisions:
         kwargs.update(threshold_mode="abs", threshold=draw(st.integers(0, 4).map(lambda k: k / 16)))
     else:
-        kwargs.update(threshold_mode=draw(st.sampled_from(["rel", "abs"])), threshold=draw(st.sampled_from([1e-4, 0.0, 0.01, 0.1])))
+        kwargs.update(
+            threshold_mode=draw(st.sampled_from(["rel", "abs"])),
+            threshold=draw(st.sampled_from([1e-4, 0.0, 0.01, 0.1])),
+        )
     values = draw(st.lists(st.one_of(grid, st.just(float("nan"))), min_size=1, max_size=120))
     return S("ReduceLROnPlateau", kwargs), values
 
@@ -320,7 +435,11 @@ def test_composites_with_plateau(main, warmup, case, chained):
     if chained:
         spec = S("ChainedScheduler", {}, [main, plateau_spec])
     else:
-        spec = S("SequentialLR", dict(milestones=[warmup]), [S("LinearLR", dict(start_factor=0.1, total_iters=warmup)), plateau_spec])
+        spec = S(
+            "SequentialLR",
+            dict(milestones=[warmup]),
+            [S("LinearLR", dict(start_factor=0.1, total_iters=warmup)), plateau_spec],
+        )
     check(spec, 0.1, values, "float32")
 
 

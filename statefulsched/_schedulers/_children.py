@@ -14,8 +14,7 @@ def check_children(call: str, schedulers: Sequence[AbstractScheduler]) -> tuple[
     for i, child in enumerate(schedulers):
         if not isinstance(child, AbstractScheduler):
             raise ValueError(
-                f"`{call}(schedulers=...)` must contain statefulsched schedulers; item {i} is "
-                f"{type(child).__name__}."
+                f"`{call}(schedulers=...)` must contain statefulsched schedulers; item {i} is {type(child).__name__}."
             )
     shapes = {child.lr.shape for child in schedulers}
     if len(shapes) != 1:
@@ -23,6 +22,7 @@ def check_children(call: str, schedulers: Sequence[AbstractScheduler]) -> tuple[
             f"`{call}(schedulers=...)`: the schedulers have different numbers of param groups "
             f"(lr shapes {sorted(shapes)}); build them all with the same lr."
         )
+
     def show(lr) -> list[float]:
         return [float(f"{v:.7g}") for v in np.atleast_1d(np.asarray(lr)).tolist()]
 

@@ -41,8 +41,14 @@ class CosineAnnealingLR(AbstractScheduler):
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr")
 
-    def __init__(self, lr: ArrayLike | Sequence[float], T_max: int, eta_min: float = 0.0,
-                 last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        T_max: int,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         self.base_lr, _ = start("CosineAnnealingLR", lr, last_epoch, verbose)
         self.T_max = integer("CosineAnnealingLR", "T_max", T_max)
         self.eta_min = real("CosineAnnealingLR", "eta_min", eta_min, low=0.0)
@@ -100,8 +106,15 @@ class CosineAnnealingWarmRestarts(AbstractScheduler):
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "T_cur", "T_i", "lr")
 
-    def __init__(self, lr: ArrayLike | Sequence[float], T_0: int, T_mult: int = 1, eta_min: float = 0.0,
-                 last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         call = "CosineAnnealingWarmRestarts"
         self.base_lr, _ = start(call, lr, last_epoch, verbose)
         self.T_0 = integer(call, "T_0", T_0)

@@ -67,12 +67,22 @@ class CyclicLR(AbstractScheduler):
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr", "momentum")
     _takes_lr: ClassVar[bool] = False
 
-    def __init__(self, base_lr: float | Sequence[float], max_lr: float | Sequence[float], step_size_up: int = 2000,
-                 step_size_down: int | None = None, mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
-                 gamma: float = 1.0, scale_fn: Callable | None = None,
-                 scale_mode: Literal["cycle", "iterations"] = "cycle", cycle_momentum: bool = True,
-                 base_momentum: float | Sequence[float] = 0.8, max_momentum: float | Sequence[float] = 0.9,
-                 last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        base_lr: float | Sequence[float],
+        max_lr: float | Sequence[float],
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable | None = None,
+        scale_mode: Literal["cycle", "iterations"] = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.8,
+        max_momentum: float | Sequence[float] = 0.9,
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         call = "CyclicLR"
         no_resume(call, last_epoch)
         deprecated_verbose(call, verbose)
@@ -84,7 +94,9 @@ class CyclicLR(AbstractScheduler):
         self.base_lr = per_group(call, "base_lr", base_lr, n_groups, low=0.0)
         self.max_lr = per_group(call, "max_lr", max_lr, n_groups, low=0.0)
         self.step_size_up = integer(call, "step_size_up", step_size_up)
-        self.step_size_down = self.step_size_up if step_size_down is None else integer(call, "step_size_down", step_size_down)
+        self.step_size_down = (
+            self.step_size_up if step_size_down is None else integer(call, "step_size_down", step_size_down)
+        )
         if scale_fn is None:
             mode = choice(call, "mode", mode, ("triangular", "triangular2", "exp_range"))
             scale_mode = "iterations" if mode == "exp_range" else "cycle"

@@ -64,8 +64,14 @@ class PolynomialLR(AbstractMultiplicativeScheduler):
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
-    def __init__(self, lr: ArrayLike | Sequence[float], total_iters: int = 5, power: float = 1.0,
-                 last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        total_iters: int = 5,
+        power: float = 1.0,
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         self.base_lr, _ = start("PolynomialLR", lr, last_epoch, verbose)
         self.total_iters = integer("PolynomialLR", "total_iters", total_iters)
         self.power = real("PolynomialLR", "power", power, low=0.0)

@@ -52,8 +52,13 @@ class LambdaLR(AbstractScheduler):
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr")
 
-    def __init__(self, lr: ArrayLike | Sequence[float], lr_lambda: Callable | Sequence[Callable],
-                 last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        lr_lambda: Callable | Sequence[Callable],
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         self.base_lr, n_groups = start("LambdaLR", lr, last_epoch, verbose)
         self.lr_lambda = callables("LambdaLR", "lr_lambda", lr_lambda, n_groups)
         self.last_epoch = as_int(0)
@@ -102,8 +107,13 @@ class MultiplicativeLR(AbstractScheduler):
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr")
     _continues_shared_lr: ClassVar[bool] = True
 
-    def __init__(self, lr: ArrayLike | Sequence[float], lr_lambda: Callable | Sequence[Callable],
-                 last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        lr_lambda: Callable | Sequence[Callable],
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         self.base_lr, n_groups = start("MultiplicativeLR", lr, last_epoch, verbose)
         self.lr_lambda = callables("MultiplicativeLR", "lr_lambda", lr_lambda, n_groups)
         self.last_epoch = as_int(0)

@@ -82,12 +82,23 @@ class OneCycleLR(AbstractScheduler):
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr", "momentum")
     _takes_lr: ClassVar[bool] = False
 
-    def __init__(self, max_lr: float | Sequence[float], total_steps: int | None = None, epochs: int | None = None,
-                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
-                 anneal_strategy: Literal["cos", "linear"] = "cos", cycle_momentum: bool = True,
-                 base_momentum: float | Sequence[float] = 0.85, max_momentum: float | Sequence[float] = 0.95,
-                 div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
-                 last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: Literal["cos", "linear"] = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         call = "OneCycleLR"
         no_resume(call, last_epoch)
         deprecated_verbose(call, verbose)
@@ -134,7 +145,9 @@ class OneCycleLR(AbstractScheduler):
             # From the Python arguments: `steps` is a tracer when this runs under `jax.jit`.
             n = int(total_steps) if total_steps is not None else int(epochs) * int(steps_per_epoch)
             p = float(pct_start)
-            ends = [float(p * n) - 1, float(2 * p * n) - 2, n - 1.0] if self.three_phase else [float(p * n) - 1, n - 1.0]
+            ends = (
+                [float(p * n) - 1, float(2 * p * n) - 2, n - 1.0] if self.three_phase else [float(p * n) - 1, n - 1.0]
+            )
             if ends[0] == 0.0:
                 raise fail(call, "pct_start", pct_start, f"such that pct_start * total_steps != 1 (total_steps={n})")
             last = [math.floor(e) for e in ends]

@@ -70,9 +70,19 @@ class ReduceLROnPlateau(AbstractScheduler):
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr", "best", "num_bad_epochs", "cooldown_counter")
 
-    def __init__(self, lr: ArrayLike | Sequence[float], mode: Literal["min", "max"] = "min", factor: float = 0.1,
-                 patience: int = 10, threshold: float = 1e-4, threshold_mode: Literal["rel", "abs"] = "rel",
-                 cooldown: int = 0, min_lr: float | Sequence[float] = 0, eps: float = 1e-8, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        mode: Literal["min", "max"] = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: Literal["rel", "abs"] = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0,
+        eps: float = 1e-8,
+        verbose="deprecated",
+    ):
         call = "ReduceLROnPlateau"
         self.base_lr, n_groups = start(call, lr, -1, verbose)
         self.lr = self.base_lr
@@ -111,8 +121,7 @@ class ReduceLROnPlateau(AbstractScheduler):
     def _chain(self, lr: Array, metric: Any) -> tuple["ReduceLROnPlateau", Array]:
         if metric is None:
             raise TypeError(
-                "`ReduceLROnPlateau.step` needs the monitored metric, e.g. "
-                "`sched = sched.step(val_loss)`; got `None`."
+                "`ReduceLROnPlateau.step` needs the monitored metric, e.g. `sched = sched.step(val_loss)`; got `None`."
             )
         current = as_float(metric)
         if current.ndim != 0:

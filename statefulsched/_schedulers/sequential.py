@@ -47,8 +47,13 @@ class SequentialLR(_Composite):
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr", "schedulers")
     _takes_lr: ClassVar[bool] = False
 
-    def __init__(self, schedulers: Sequence[AbstractScheduler], milestones: Sequence[int] | ArrayLike,
-                 last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        schedulers: Sequence[AbstractScheduler],
+        milestones: Sequence[int] | ArrayLike,
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         call = "SequentialLR"
         no_resume(call, last_epoch)
         deprecated_verbose(call, verbose)

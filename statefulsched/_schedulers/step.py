@@ -36,8 +36,14 @@ class StepLR(AbstractMultiplicativeScheduler):
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
-    def __init__(self, lr: ArrayLike | Sequence[float], step_size: int, gamma: float = 0.1,
-                 last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        step_size: int,
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         self.base_lr, _ = start("StepLR", lr, last_epoch, verbose)
         self.step_size = integer("StepLR", "step_size", step_size)
         self.gamma = real("StepLR", "gamma", gamma, low=0.0, low_open=True)
@@ -73,8 +79,14 @@ class MultiStepLR(AbstractMultiplicativeScheduler):
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
-    def __init__(self, lr: ArrayLike | Sequence[float], milestones: Sequence[int] | ArrayLike,
-                 gamma: float = 0.1, last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        milestones: Sequence[int] | ArrayLike,
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         self.base_lr, _ = start("MultiStepLR", lr, last_epoch, verbose)
         self.milestones = milestone_array("MultiStepLR", milestones, strict=False)
         self.gamma = real("MultiStepLR", "gamma", gamma, low=0.0, low_open=True)

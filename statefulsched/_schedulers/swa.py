@@ -43,8 +43,15 @@ class SWALR(AbstractScheduler):
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr")
     _continues_shared_lr: ClassVar[bool] = True
 
-    def __init__(self, lr: ArrayLike | Sequence[float], swa_lr: float | Sequence[float], anneal_epochs: int = 10,
-                 anneal_strategy: Literal["cos", "linear"] = "cos", last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        swa_lr: float | Sequence[float],
+        anneal_epochs: int = 10,
+        anneal_strategy: Literal["cos", "linear"] = "cos",
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         self.base_lr, n_groups = start("SWALR", lr, last_epoch, verbose)
         self.swa_lr = per_group("SWALR", "swa_lr", swa_lr, n_groups, low=0.0)
         self.anneal_epochs = integer("SWALR", "anneal_epochs", anneal_epochs, low=0)

@@ -34,8 +34,14 @@ class ConstantLR(AbstractMultiplicativeScheduler):
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
-    def __init__(self, lr: ArrayLike | Sequence[float], factor: float = 1.0 / 3, total_iters: int = 5,
-                 last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        factor: float = 1.0 / 3,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         self.base_lr, _ = start("ConstantLR", lr, last_epoch, verbose)
         self.factor = real("ConstantLR", "factor", factor, low=0.0, high=1.0, low_open=True)
         self.total_iters = integer("ConstantLR", "total_iters", total_iters)
@@ -69,8 +75,15 @@ class LinearLR(AbstractMultiplicativeScheduler):
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
-    def __init__(self, lr: ArrayLike | Sequence[float], start_factor: float = 1.0 / 3, end_factor: float = 1.0,
-                 total_iters: int = 5, last_epoch: int = -1, verbose="deprecated"):
+    def __init__(
+        self,
+        lr: ArrayLike | Sequence[float],
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+        verbose="deprecated",
+    ):
         self.base_lr, _ = start("LinearLR", lr, last_epoch, verbose)
         self.start_factor = real("LinearLR", "start_factor", start_factor, low=0.0, high=1.0, low_open=True)
         self.end_factor = real("LinearLR", "end_factor", end_factor, low=0.0, high=1.0)
