@@ -225,9 +225,10 @@ class AbstractScheduler(eqx.Module):
 class AbstractMultiplicativeScheduler(AbstractScheduler):
     """A schedule `lr(t) = base_lr * factor(t)` whose chainable form multiplies.
 
-    torch's chainable form of these schedulers scales the incoming lr by
-    `factor(t) / factor(t - 1)`; chaining several of them multiplies their factors, which
-    `ChainedScheduler` computes in closed form so long runs do not drift.
+    torch's chainable form of these schedulers scales the incoming lr by a per-step
+    multiplier (`factor(t) / factor(t - 1)` in exact arithmetic); chaining several of them
+    multiplies their factors, which `ChainedScheduler` computes in closed form so long
+    runs do not drift.
     """
 
     base_lr: eqx.AbstractVar[Float[Array, "*groups"]]
@@ -237,6 +238,14 @@ class AbstractMultiplicativeScheduler(AbstractScheduler):
     @abc.abstractmethod
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
         """The cumulative factor after `t` steps (including the construction step)."""
+
+    @abc.abstractmethod
+    def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        """torch's chainable multiplier for step `t >= 1`, written as torch writes it.
+
+        Not `factor(t) / factor(t - 1)`: both can underflow to zero in float32 long
+        before the multiplier does.
+        """
 
     def _factor(self) -> Float[Array, ""]:
         return self._factor_at(self.last_epoch)
@@ -251,9 +260,7 @@ class AbstractMultiplicativeScheduler(AbstractScheduler):
 
     def _chain(self, lr: Array, metric: Any) -> tuple["AbstractScheduler", Array]:
         new = self._advance(metric)
-        before = self._factor()
-        ratio = jnp.where(before == 0, 1.0, new._factor() / jnp.where(before == 0, 1.0, before))
-        return new, (lr * ratio).astype(lr.dtype)
+        return new, (lr * self._multiplier_at(new.last_epoch)).astype(lr.dtype)
 
 
 class _Composite(AbstractScheduler):

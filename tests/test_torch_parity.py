@@ -172,6 +172,12 @@ HANDPICKED = [
     ),
     # torch's odd chained cosine: past T_max it adds an increment that ignores the other factor.
     (S("ChainedScheduler", {}, [S("CosineAnnealingLR", dict(T_max=10)), S("ExponentialLR", dict(gamma=0.9))]), 0.1, 60),
+    # The chained multipliers stay exact after the cumulative factor underflows float32.
+    (
+        S("ChainedScheduler", {}, [S("StepLR", dict(step_size=1, gamma=0.25)), S("CosineAnnealingLR", dict(T_max=4))]),
+        0.1,
+        64,
+    ),
     (
         S(
             "ChainedScheduler",

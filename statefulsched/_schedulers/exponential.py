@@ -42,6 +42,10 @@ class ExponentialLR(AbstractMultiplicativeScheduler):
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
         return pow_via_log(self.log_gamma, t)
 
+    def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        del t
+        return self.gamma
+
 
 class PolynomialLR(AbstractMultiplicativeScheduler):
     r"""Decay the learning rate polynomially to zero over `total_iters` steps.
@@ -81,3 +85,11 @@ class PolynomialLR(AbstractMultiplicativeScheduler):
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
         left = (self.total_iters - jnp.minimum(t, self.total_iters)).astype(self.power.dtype)
         return jnp.power(left / self.total_iters, self.power)
+
+    def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        dtype = self.power.dtype
+        past = t > self.total_iters
+        left = (self.total_iters - t).astype(dtype)
+        before = jnp.where(past, 1.0, (self.total_iters - t + 1).astype(dtype))
+        ratio = jnp.power(left / before, self.power)
+        return jnp.where(past, jnp.ones_like(ratio), ratio)

@@ -54,6 +54,9 @@ class StepLR(AbstractMultiplicativeScheduler):
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
         return pow_via_log(self.log_gamma, t // self.step_size)
 
+    def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        return jnp.where(t % self.step_size == 0, self.gamma, jnp.ones_like(self.gamma))
+
 
 class MultiStepLR(AbstractMultiplicativeScheduler):
     r"""Decay the learning rate by `gamma` each time the step count reaches a milestone.
@@ -96,6 +99,9 @@ class MultiStepLR(AbstractMultiplicativeScheduler):
 
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
         return pow_via_log(self.log_gamma, jnp.sum(self.milestones <= t))
+
+    def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        return pow_via_log(self.log_gamma, jnp.sum(self.milestones == t))
 
 
 def milestone_array(call: str, milestones, *, strict: bool) -> Int[Array, " n"]:

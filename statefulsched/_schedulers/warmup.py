@@ -51,6 +51,9 @@ class ConstantLR(AbstractMultiplicativeScheduler):
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
         return jnp.where(t >= self.total_iters, jnp.ones_like(self.factor), self.factor)
 
+    def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        return jnp.where(t == self.total_iters, 1.0 / self.factor, jnp.ones_like(self.factor))
+
 
 class LinearLR(AbstractMultiplicativeScheduler):
     r"""Scale the learning rate by a factor moving linearly from `start_factor` to `end_factor`.
@@ -99,3 +102,10 @@ class LinearLR(AbstractMultiplicativeScheduler):
         weight_end = done.astype(dtype) / self.total_iters.astype(dtype)
         weight_start = (self.total_iters - done).astype(dtype) / self.total_iters.astype(dtype)
         return self.start_factor * weight_start + self.end_factor * weight_end
+
+    def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        dtype = self.start_factor.dtype
+        slope = self.end_factor - self.start_factor
+        denominator = self.total_iters.astype(dtype) * self.start_factor + (t - 1).astype(dtype) * slope
+        ramp = 1.0 + slope / jnp.where(t > self.total_iters, 1.0, denominator)
+        return jnp.where(t > self.total_iters, jnp.ones_like(ramp), ramp)
