@@ -1,6 +1,7 @@
 """PyTorch's learning-rate schedulers as immutable Equinox modules."""
 
 from ._base import AbstractMultiplicativeScheduler as AbstractMultiplicativeScheduler
+from ._base import AbstractOverridingScheduler as AbstractOverridingScheduler
 from ._base import AbstractScheduler as AbstractScheduler
 from ._schedulers.chained import ChainedScheduler as ChainedScheduler
 from ._schedulers.cosine import CosineAnnealingLR as CosineAnnealingLR

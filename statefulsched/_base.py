@@ -263,5 +263,23 @@ class AbstractMultiplicativeScheduler(AbstractScheduler):
         return new, (lr * self._multiplier_at(new.last_epoch)).astype(lr.dtype)
 
 
+class AbstractOverridingScheduler(AbstractScheduler):
+    """A schedule whose value does not depend on the lr it is handed.
+
+    torch's `LambdaLR`, `CosineAnnealingWarmRestarts`, `CyclicLR` and `OneCycleLR` compute
+    the lr from scratch at every step, so in a `ChainedScheduler` they overwrite whatever
+    the schedulers before them did.
+    """
+
+    def _chain_init(self, lr: Array) -> Array:
+        del lr
+        return self.lr
+
+    def _chain(self, lr: Array, metric: Any) -> tuple["AbstractScheduler", Array]:
+        del lr
+        new = self._advance(metric)
+        return new, new.lr
+
+
 class _Composite(AbstractScheduler):
     """Marks schedulers holding child schedulers: their eager step uses the pytree path."""

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from .._base import AbstractScheduler, replace
+from .._base import AbstractOverridingScheduler, AbstractScheduler, replace
 from .._numerics import as_int, half_cosine
 from .._validation import integer, real
 from ._common import start
@@ -75,7 +75,7 @@ class CosineAnnealingLR(AbstractScheduler):
         return replace(self, last_epoch=t, lr=new_lr), new_lr
 
 
-class CosineAnnealingWarmRestarts(AbstractScheduler):
+class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
     r"""Cosine annealing with warm restarts (SGDR).
 
     $$\text{lr}_t = \eta_{min} + (\text{lr} - \eta_{min})\,\frac{1 + \cos(\pi T_{cur} / T_i)}{2}$$
@@ -133,12 +133,3 @@ class CosineAnnealingWarmRestarts(AbstractScheduler):
         t_i = jnp.where(restart, self.T_i * self.T_mult, self.T_i)
         lr = self.eta_min + (self.base_lr - self.eta_min) * half_cosine(t_cur, t_i)
         return replace(self, last_epoch=self.last_epoch + 1, T_cur=t_cur, T_i=t_i, lr=lr)
-
-    def _chain_init(self, lr: Array) -> Array:
-        del lr
-        return self.lr
-
-    def _chain(self, lr: Array, metric: Any) -> tuple["CosineAnnealingWarmRestarts", Array]:
-        del lr
-        new = self._advance(metric)
-        return new, new.lr

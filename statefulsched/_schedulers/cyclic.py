@@ -7,12 +7,13 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from .._base import AbstractScheduler, replace
+from .._base import AbstractOverridingScheduler, replace
 from .._numerics import as_int, log_of, pow_via_log
-from .._validation import choice, deprecated_verbose, groups, integer, is_traced, no_resume, per_group, real
+from .._validation import choice, deprecated_verbose, integer, is_traced, no_resume, per_group, real
+from ._common import cycled_groups
 
 
-class CyclicLR(AbstractScheduler):
+class CyclicLR(AbstractOverridingScheduler):
     r"""Cyclical learning rate (Smith, 2017): a triangle wave between `base_lr` and `max_lr`.
 
     With `r = t mod (up + down)` and `cycle = 1 + t // (up + down)`:
@@ -86,11 +87,9 @@ class CyclicLR(AbstractScheduler):
         call = "CyclicLR"
         no_resume(call, last_epoch)
         deprecated_verbose(call, verbose)
-        n_groups = None
-        for name, value in (("base_lr", base_lr), ("max_lr", max_lr)) + (
-            (("base_momentum", base_momentum), ("max_momentum", max_momentum)) if cycle_momentum else ()
-        ):
-            _, n_groups = groups(call, name, value, n_groups)
+        n_groups, self.base_momentum, self.max_momentum = cycled_groups(
+            call, dict(base_lr=base_lr, max_lr=max_lr), cycle_momentum, base_momentum, max_momentum
+        )
         self.base_lr = per_group(call, "base_lr", base_lr, n_groups, low=0.0)
         self.max_lr = per_group(call, "max_lr", max_lr, n_groups, low=0.0)
         self.step_size_up = integer(call, "step_size_up", step_size_up)
@@ -109,11 +108,6 @@ class CyclicLR(AbstractScheduler):
         self.scale_mode = scale_mode
         self.gamma = real(call, "gamma", gamma, low=0.0, low_open=True)
         self.log_gamma = log_of(self.gamma if is_traced(gamma) else gamma)
-        if cycle_momentum:
-            self.base_momentum = per_group(call, "base_momentum", base_momentum, n_groups, low=0.0, high=1.0)
-            self.max_momentum = per_group(call, "max_momentum", max_momentum, n_groups, low=0.0, high=1.0)
-        else:
-            self.base_momentum = self.max_momentum = None
         self.last_epoch = as_int(0)
         self.lr, self.momentum = CyclicLR._values(self, self.last_epoch)
 
@@ -148,12 +142,3 @@ class CyclicLR(AbstractScheduler):
         t = self.last_epoch + 1
         lr, momentum = self._values(t)
         return replace(self, last_epoch=t, lr=lr, momentum=momentum)
-
-    def _chain_init(self, lr: Array) -> Array:
-        del lr
-        return self.lr
-
-    def _chain(self, lr: Array, metric: Any) -> tuple["CyclicLR", Array]:
-        del lr
-        new = self._advance(metric)
-        return new, new.lr

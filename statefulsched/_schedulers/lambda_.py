@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from .._base import AbstractScheduler, replace
+from .._base import AbstractOverridingScheduler, AbstractScheduler, replace
 from .._numerics import as_int, float_dtype
 from .._validation import callables
 from ._common import start
@@ -33,7 +33,7 @@ def _apply(fns: tuple[Callable, ...], t: Int[Array, ""], like: Array) -> Float[A
     return values[0] if like.ndim == 0 else jnp.stack(values)
 
 
-class LambdaLR(AbstractScheduler):
+class LambdaLR(AbstractOverridingScheduler):
     r"""Set the learning rate to `lr * lr_lambda(t)`.
 
     **Arguments:**
@@ -68,15 +68,6 @@ class LambdaLR(AbstractScheduler):
         del metric
         t = self.last_epoch + 1
         return replace(self, last_epoch=t, lr=self.base_lr * _apply(self.lr_lambda, t, self.base_lr))
-
-    def _chain_init(self, lr: Array) -> Array:
-        del lr
-        return self.lr
-
-    def _chain(self, lr: Array, metric: Any) -> tuple["LambdaLR", Array]:
-        del lr
-        new = self._advance(metric)
-        return new, new.lr
 
 
 class MultiplicativeLR(AbstractScheduler):

@@ -9,9 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from .._base import AbstractScheduler, replace, runtime_error
+from .._base import AbstractOverridingScheduler, replace, runtime_error
 from .._numerics import as_float, as_int, half_cosine_pct
-from .._validation import choice, deprecated_verbose, fail, groups, integer, is_traced, no_resume, per_group, real
+from .._validation import choice, deprecated_verbose, fail, integer, is_traced, no_resume, per_group, real
+from ._common import cycled_groups
 
 # (lr start, lr end, momentum start, momentum end) of each phase, as in torch.
 _TWO_PHASES = (("initial", "max", "max", "base"), ("max", "min", "base", "max"))
@@ -27,7 +28,7 @@ ZERO_PHASE = runtime_error(
 )
 
 
-class OneCycleLR(AbstractScheduler):
+class OneCycleLR(AbstractOverridingScheduler):
     r"""The 1cycle learning-rate policy (Smith & Topin, 2017).
 
     The lr rises from `max_lr / div_factor` to `max_lr` over the first `pct_start` of
@@ -116,21 +117,14 @@ class OneCycleLR(AbstractScheduler):
         pct = real(call, "pct_start", pct_start, low=0.0, high=1.0)
         self.anneal_strategy = choice(call, "anneal_strategy", anneal_strategy, ("cos", "linear"))
         self.three_phase = bool(three_phase)
-        n_groups = None
-        for name, value in (("max_lr", max_lr),) + (
-            (("base_momentum", base_momentum), ("max_momentum", max_momentum)) if cycle_momentum else ()
-        ):
-            _, n_groups = groups(call, name, value, n_groups)
+        n_groups, self.base_momentum, self.max_momentum = cycled_groups(
+            call, dict(max_lr=max_lr), cycle_momentum, base_momentum, max_momentum
+        )
         self.max_lr = per_group(call, "max_lr", max_lr, n_groups, low=0.0)
         div = real(call, "div_factor", div_factor, low=0.0, low_open=True)
         final_div = real(call, "final_div_factor", final_div_factor, low=0.0, low_open=True)
         self.initial_lr = self.max_lr / div
         self.min_lr = self.initial_lr / final_div
-        if cycle_momentum:
-            self.base_momentum = per_group(call, "base_momentum", base_momentum, n_groups, low=0.0, high=1.0)
-            self.max_momentum = per_group(call, "max_momentum", max_momentum, n_groups, low=0.0, high=1.0)
-        else:
-            self.base_momentum = self.max_momentum = None
 
         if is_traced((total_steps, epochs, steps_per_epoch, pct_start)):
             n = steps.astype(pct.dtype)
@@ -206,12 +200,3 @@ class OneCycleLR(AbstractScheduler):
         t = self.last_epoch + 1
         lr, momentum = self._values(t)
         return replace(self, last_epoch=t, lr=lr, momentum=momentum)
-
-    def _chain_init(self, lr: Array) -> Array:
-        del lr
-        return self.lr
-
-    def _chain(self, lr: Array, metric: Any) -> tuple["OneCycleLR", Array]:
-        del lr
-        new = self._advance(metric)
-        return new, new.lr
