@@ -312,9 +312,10 @@ def _trajectory(scheds):
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
-def test_eager_jit_and_scan_agree(case):
+def test_eager_jit_and_scan_agree(case, float_mode):
     # Eager steps without a metric where none is used; jit and scan always pass one, so
-    # this also checks that metric-free schedulers ignore it.
+    # this also checks that metric-free schedulers ignore it. Under x64 every path
+    # computes in float64.
     metrics = _metrics(case)
     eager = _eager_run(case, metrics)
     eager_lrs, eager_moms = _trajectory(eager)
@@ -346,6 +347,7 @@ def test_eager_jit_and_scan_agree(case):
         _assert_same_array(b, a)
         _assert_same_array(c, a)
     assert int(final.last_epoch) == len(metrics)
+    assert final.lr.dtype == jnp.dtype(jnp.float64 if float_mode == "x64" else jnp.float32)
     # The run is not trivial: the lr moved.
     assert len(np.unique(eager_lrs)) > 1
 
