@@ -74,10 +74,10 @@ class _ClassInfo:
         fields = dataclasses.fields(cls)
         self.static = tuple(f.name for f in fields if f.metadata.get("static", False))
         self.dynamic = tuple(f.name for f in fields if not f.metadata.get("static", False))
-        # Only fields annotated as optional can be `None`; whether they are is part of the key.
-        self.optional = tuple(f.name for f in fields if f.name in self.dynamic and "None" in str(f.type))
-        self.kernels: dict[tuple, tuple] = {}
         self.composite = issubclass(cls, _Composite)
+        self.kernels: dict[tuple, tuple] = {}
+        if self.composite:
+            self.kernels[()] = (_advance_state, _gather_self, cls._state_fields)
 
 
 _INFO: dict[type, _ClassInfo] = {}
@@ -93,7 +93,7 @@ def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> tuple:
     Handing a module to `jax.jit` makes it flatten the module in Python and hash its
     static fields on every call. Passing the arrays as flat positional arguments takes
     jit's C++ fast path instead, which saves a few microseconds per eager `step`.
-    The static configuration (and which optional fields are `None`) is baked into the
+    The static configuration (and which fields are `None`) is baked into the
     kernel, one per class and static configuration. Composites, whose fields hold
     modules, use the pytree path.
     """
@@ -102,8 +102,9 @@ def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> tuple:
     if info is None:
         info = _INFO[cls] = _ClassInfo(cls)
     if info.composite:
-        return info.kernels.setdefault((), (_advance_state, _gather_self, cls._state_fields))
-    key = (*[fields[name] for name in info.static], *[fields[name] is None for name in info.optional])
+        return info.kernels[()]
+    # Which array fields are `None` (e.g. momentum when it is not cycled) is part of the key.
+    key = (*[fields[name] for name in info.static], *[fields[name] is None for name in info.dynamic])
     entry = info.kernels.get(key)
     if entry is None:
         arrays = tuple(name for name in info.dynamic if fields[name] is not None)
