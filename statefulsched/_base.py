@@ -199,6 +199,12 @@ class AbstractScheduler(eqx.Module):
     # Whether it is built from the optimizer's lr (held in its `base_lr` field); CyclicLR,
     # OneCycleLR and the composites are not. Composites check that such children agree.
     _takes_lr: ClassVar[bool] = True
+    # Whether `_advance` depends on nothing but `last_epoch` and the configuration, so the
+    # lr after any number of steps can be computed directly by setting `last_epoch`
+    # (`statefulsched.optax.to_schedule` relies on it); otherwise it is a recurrence.
+    _closed_form: ClassVar[bool] = False
+    # Whether `step` needs a metric (`ReduceLROnPlateau`, and composites holding one).
+    _uses_metric: ClassVar[bool] = False
 
     step = _PlainMethod(_step)
 
@@ -235,6 +241,7 @@ class AbstractMultiplicativeScheduler(AbstractScheduler):
     base_lr: eqx.AbstractVar[Float[Array, "*groups"]]
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr")
+    _closed_form: ClassVar[bool] = True
 
     @abc.abstractmethod
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:

@@ -40,6 +40,7 @@ class CosineAnnealingLR(AbstractScheduler):
     lr: Float[Array, "*groups"]
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr")
+    _closed_form: ClassVar[bool] = True
 
     def __init__(
         self,

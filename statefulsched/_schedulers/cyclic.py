@@ -67,6 +67,7 @@ class CyclicLR(AbstractOverridingScheduler):
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr", "momentum")
     _takes_lr: ClassVar[bool] = False
+    _closed_form: ClassVar[bool] = True
 
     def __init__(
         self,

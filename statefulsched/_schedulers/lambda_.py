@@ -51,6 +51,7 @@ class LambdaLR(AbstractOverridingScheduler):
     lr: Float[Array, "*groups"]
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr")
+    _closed_form: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -69,6 +69,7 @@ class ReduceLROnPlateau(AbstractScheduler):
     cooldown_counter: Int[Array, ""]
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr", "best", "num_bad_epochs", "cooldown_counter")
+    _uses_metric: ClassVar[bool] = True
 
     def __init__(
         self,

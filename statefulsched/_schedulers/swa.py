@@ -41,6 +41,7 @@ class SWALR(AbstractScheduler):
     lr: Float[Array, "*groups"]
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr")
+    _closed_form: ClassVar[bool] = True
     _continues_shared_lr: ClassVar[bool] = True
 
     def __init__(
