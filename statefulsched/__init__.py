@@ -1,5 +1,6 @@
 """PyTorch's learning-rate schedulers as immutable Equinox modules."""
 
+from . import optax as optax
 from ._base import AbstractMultiplicativeScheduler as AbstractMultiplicativeScheduler
 from ._base import AbstractOverridingScheduler as AbstractOverridingScheduler
 from ._base import AbstractScheduler as AbstractScheduler

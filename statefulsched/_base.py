@@ -212,6 +212,36 @@ class AbstractScheduler(eqx.Module):
         """The current learning rate of each param group as Python floats, like torch."""
         return np.atleast_1d(np.asarray(self.lr)).tolist()
 
+    # optax's `StatefulSchedule` protocol (`init`, `update`, `__call__`), so a scheduler can
+    # be handed to `optax.inject_hyperparams` as it is; its schedule state is the scheduler.
+    # There is deliberately no `__call__(count)`: optax would take that for a plain schedule.
+
+    def init(self) -> "AbstractScheduler":
+        """optax's `StatefulSchedule.init`: the schedule state, which is the scheduler itself.
+
+        With `optax.inject_hyperparams(optax.sgd)(learning_rate=sched)`, optax reads the lr
+        with `__call__` before each update and steps the scheduler with `update` after it,
+        so update `k` (counting from 0) uses the lr of the scheduler after `k` steps. A
+        metric-watching scheduler steps on the `value=` extra argument of the update.
+        """
+        return self
+
+    def update(self, state: "AbstractScheduler", **extra_args: Any) -> "AbstractScheduler":
+        """optax's `StatefulSchedule.update`: `state` stepped once (on `extra_args["value"]`)."""
+        _check_schedule_state(self, state)
+        return state.step(metric_from(state, extra_args, "value"))
+
+    def __call__(self, state: "AbstractScheduler", **extra_args: Any) -> Array:
+        """optax's `StatefulSchedule.__call__`: the lr held in `state` (one param group only)."""
+        del extra_args
+        _check_schedule_state(self, state)
+        if state.lr.ndim != 0:
+            raise ValueError(
+                f"`{type(state).__name__}` has {state.lr.shape[0]} param groups, but an optax hyperparameter "
+                "takes one value; use `statefulsched.optax.stateful_schedule(sched, group=i)` for group `i`."
+            )
+        return state.lr
+
     @abc.abstractmethod
     def _advance(self, metric: Any) -> "AbstractScheduler":
         """One step on its own: the traceable body of `step`."""
@@ -227,6 +257,36 @@ class AbstractScheduler(eqx.Module):
     @abc.abstractmethod
     def _chain(self, lr: Array, metric: Any) -> tuple["AbstractScheduler", Array]:
         """One step of torch's chainable form acting on a shared `lr` (`ChainedScheduler`)."""
+
+
+def _check_schedule_state(scheduler: AbstractScheduler, state: Any) -> None:
+    if not isinstance(state, AbstractScheduler):
+        name = type(scheduler).__name__
+        raise TypeError(
+            f"`{name}` was called with {type(state).__name__} {state!r} as its state. optax calls a plain "
+            "schedule with the step count, which is what happens when a scheduler is passed to an optimizer "
+            "directly (`optax.adam(learning_rate=sched)`): wrap the optimizer instead, "
+            "`optax.inject_hyperparams(optax.adam)(learning_rate=sched)`, or pass "
+            "`statefulsched.optax.to_schedule(sched)`."
+        )
+
+
+def uses_metric(scheduler: AbstractScheduler) -> bool:
+    """Whether `scheduler` (or a child of it) steps on a metric."""
+    return type(scheduler)._uses_metric or any(uses_metric(child) for child in getattr(scheduler, "schedulers", ()))
+
+
+def metric_from(scheduler: AbstractScheduler, extra_args: dict[str, Any], name: str) -> Any:
+    """The metric an optax update hands to `scheduler` through its extra argument `name`."""
+    if not uses_metric(scheduler):
+        return None
+    if name not in extra_args:
+        raise TypeError(
+            f"`{type(scheduler).__name__}` inside an optax optimizer steps on the metric passed to every update "
+            f"as `{name}=...`, e.g. `opt.update(grads, opt_state, params, {name}=loss)`; "
+            f"the update got {sorted(extra_args) or 'no extra arguments'}."
+        )
+    return extra_args[name]
 
 
 class AbstractMultiplicativeScheduler(AbstractScheduler):

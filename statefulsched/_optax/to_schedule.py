@@ -1,0 +1,52 @@
+"""A metric-free scheduler as a plain optax schedule function, `count -> value`."""
+
+from collections.abc import Callable
+
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array, ArrayLike
+
+from .._base import AbstractScheduler, replace, uses_metric
+from ._common import Value, check_target, pick
+
+
+def to_schedule(
+    scheduler: AbstractScheduler, *, value: Value = "lr", group: int | None = None
+) -> Callable[[ArrayLike], Array]:
+    """The scheduler's trajectory as an optax schedule: `schedule(k)` is its value `k` steps on.
+
+    `schedule(0)` is the scheduler's current value, `schedule(k)` the value after `k` more
+    calls of `step`, so `optax.adam(ss.optax.to_schedule(ss.CosineAnnealingLR(1e-3, T_max=1000)))`
+    follows the stepped scheduler update by update. Counts below 0 give the current value.
+
+    Schedules with a closed form in the step count (all but `MultiplicativeLR`,
+    `CosineAnnealingWarmRestarts` and the composites) are evaluated directly, in constant
+    time, and can be vmapped over counts. The others replay `k` steps in a `fori_loop`,
+    so a call costs time proportional to `k`; inside a training loop prefer the scheduler
+    itself as a stateful schedule, or `set_hyperparams`.
+
+    **Arguments:**
+
+    - `scheduler`: a metric-free statefulsched scheduler (not `ReduceLROnPlateau`, whose
+        values depend on the metrics it will see).
+    - `value`: `"lr"` (default) or `"momentum"` (cycled by `CyclicLR`/`OneCycleLR`).
+    - `group`: which param group, for a scheduler with several.
+    """
+    check_target("to_schedule", scheduler, value, group, 1)
+    if uses_metric(scheduler):
+        raise ValueError(
+            f"`to_schedule`: `{type(scheduler).__name__}` steps on a metric, so its values are not a function of "
+            "the step count; use it inside the optimizer (`inject_hyperparams(...)(learning_rate=sched)`) instead."
+        )
+    start = scheduler.last_epoch
+
+    def schedule(count: ArrayLike) -> Array:
+        steps = jnp.maximum(jnp.asarray(count), 0).astype(start.dtype)
+        if type(scheduler)._closed_form:
+            # `_advance` takes the scheduler from step `last_epoch` to `last_epoch + 1`.
+            moved = replace(scheduler, last_epoch=start + steps - 1)._advance(None)
+        else:
+            moved = lax.fori_loop(0, steps, lambda _, s: s._advance(None), scheduler)
+        return pick(moved, value, group)
+
+    return schedule
