@@ -88,27 +88,6 @@ def evaluate(model, x, y):
 
 
 #
-# Writing a scheduler's values into an `inject_hyperparams` optimizer state
-#
-
-
-def set_hyperparams(opt_state, **values):
-    """Return `opt_state` with some of its injected hyperparameters replaced.
-
-    `optax.inject_hyperparams` keeps the hyperparameters as arrays in
-    `opt_state.hyperparams`. We build a new state rather than mutating that dict, and
-    cast each value to the dtype optax chose for it, so that the state's pytree
-    structure and dtypes never change (a changed dtype would mean a recompilation, or a
-    type error in a `lax.scan` carry).
-    """
-    hyperparams = dict(opt_state.hyperparams)
-    for name, value in values.items():
-        old = hyperparams[name]
-        hyperparams[name] = jnp.asarray(value, dtype=old.dtype)
-    return opt_state._replace(hyperparams=hyperparams)
-
-
-#
 # Train steps
 #
 
@@ -143,15 +122,13 @@ def train_step_scheduled(model, opt_state, sched, x, y, optim):
     scheduler is stepped afterwards.
     """
     traces["train_step_scheduled"] += 1
-    hyperparams = {"learning_rate": sched.lr}
-    # OneCycleLR(cycle_momentum=True) also cycles momentum (SGD's `momentum`, or Adam's
-    # `b1`). Checking for it lets any other per-batch scheduler be swapped in, e.g.
+    # Writes the lr, and the momentum OneCycleLR(cycle_momentum=True) cycles, into the
+    # optimizer state (`momentum` of SGD, `b1` of Adam), in the dtypes already there, so
+    # the state never changes type. Any other per-batch scheduler can be swapped in, e.g.
     # warm-up then cosine:
     #   ss.SequentialLR([ss.LinearLR(lr, start_factor=0.1, total_iters=w),
     #                    ss.CosineAnnealingLR(lr, T_max=total - w)], milestones=[w])
-    if getattr(sched, "momentum", None) is not None:
-        hyperparams["momentum"] = sched.momentum
-    opt_state = set_hyperparams(opt_state, **hyperparams)
+    opt_state = ss.optax.set_hyperparams(opt_state, sched)
     model, opt_state, loss = _update(model, opt_state, x, y, optim)
     sched = sched.step()  # a new scheduler, returned along with the new model and state
     return model, opt_state, sched, loss
@@ -184,7 +161,7 @@ def fit(name, model, optim, sched, *, per_batch: bool, train, val, args):
     for epoch in bar:
         if not per_batch:
             # Pattern 2: the scheduler's lr holds for the whole epoch.
-            opt_state = set_hyperparams(opt_state, learning_rate=sched.lr)
+            opt_state = ss.optax.set_hyperparams(opt_state, sched)
 
         losses = []
         for x, y in batches(x_train, y_train, batch_size, rng):
