@@ -5,11 +5,12 @@ from typing import Any, ClassVar, Literal
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractScheduler, replace
 from .._numerics import as_float, as_int
-from .._validation import choice, integer, per_group, real
+from .._validation import choice, integer, is_traced, per_group, real
 from ._common import start
 
 
@@ -57,6 +58,7 @@ class ReduceLROnPlateau(AbstractScheduler):
     factor: Float[Array, ""]
     patience: Int[Array, ""]
     threshold: Float[Array, ""]
+    rel_epsilon: Float[Array, ""]
     cooldown: Int[Array, ""]
     min_lr: Float[Array, "*groups"]
     eps: Float[Array, ""]
@@ -92,6 +94,13 @@ class ReduceLROnPlateau(AbstractScheduler):
         self.factor = real(call, "factor", factor, low=0.0, high=1.0, high_open=True)
         self.patience = integer(call, "patience", patience, low=0)
         self.threshold = real(call, "threshold", threshold, low=0.0)
+        # torch's `1 - threshold` ("min") or `1 + threshold` ("max"), computed in float64
+        # like torch's Python floats, then rounded once.
+        sign = -1.0 if self.mode == "min" else 1.0
+        if is_traced(threshold):
+            self.rel_epsilon = 1.0 + sign * self.threshold
+        else:
+            self.rel_epsilon = as_float(1.0 + sign * np.asarray(threshold, np.float64))
         self.cooldown = integer(call, "cooldown", cooldown, low=0)
         self.min_lr = per_group(call, "min_lr", min_lr, n_groups, low=0.0)
         self.eps = real(call, "eps", eps, low=0.0)
@@ -106,11 +115,11 @@ class ReduceLROnPlateau(AbstractScheduler):
 
     def _is_better(self, current: Array) -> Array:
         if self.mode == "min" and self.threshold_mode == "rel":
-            return current < self.best * (1.0 - self.threshold)
+            return current < self.best * self.rel_epsilon
         if self.mode == "min":
             return current < self.best - self.threshold
         if self.threshold_mode == "rel":
-            return current > self.best * (self.threshold + 1.0)
+            return current > self.best * self.rel_epsilon
         return current > self.best + self.threshold
 
     def _advance(self, metric: Any) -> "ReduceLROnPlateau":
