@@ -1,15 +1,19 @@
 """PyTorch's learning-rate schedulers as immutable Equinox modules."""
 
+from . import example_libraries as example_libraries
 from . import optax as optax
 from ._base import AbstractMultiplicativeScheduler as AbstractMultiplicativeScheduler
 from ._base import AbstractOverridingScheduler as AbstractOverridingScheduler
 from ._base import AbstractScheduler as AbstractScheduler
+from ._checkpoint import load as load
+from ._checkpoint import save as save
 from ._schedulers.chained import ChainedScheduler as ChainedScheduler
 from ._schedulers.cosine import CosineAnnealingLR as CosineAnnealingLR
 from ._schedulers.cosine import CosineAnnealingWarmRestarts as CosineAnnealingWarmRestarts
 from ._schedulers.cyclic import CyclicLR as CyclicLR
 from ._schedulers.exponential import ExponentialLR as ExponentialLR
 from ._schedulers.exponential import PolynomialLR as PolynomialLR
+from ._schedulers.function import FunctionScheduler as FunctionScheduler
 from ._schedulers.lambda_ import LambdaLR as LambdaLR
 from ._schedulers.lambda_ import MultiplicativeLR as MultiplicativeLR
 from ._schedulers.onecycle import OneCycleLR as OneCycleLR

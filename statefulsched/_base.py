@@ -13,7 +13,8 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from ._numerics import float_dtype
+from ._fingerprint import MISMATCH, describe_static, fingerprint, static_config
+from ._numerics import INT_DTYPE, float_dtype
 
 Metric = ArrayLike | float | None
 
@@ -54,17 +55,53 @@ def normalise_metric(metric: Any) -> Any:
     return np.asarray(float(metric), dtype=dtype)
 
 
+def _mismatch_message(cls: type) -> str:
+    return runtime_error(f"`{cls.__name__}.step`: {MISMATCH}")
+
+
+def _guard_fingerprints(outputs: tuple, checks: list[tuple[Array, int]], message: str) -> tuple:
+    """Make the first output raise `message` if any fingerprint leaf differs from its expected value."""
+    bad = functools.reduce(jnp.logical_or, [jnp.any(leaf != expected) for leaf, expected in checks])
+    return (eqx.error_if(outputs[0], bad, message), *outputs[1:])
+
+
 @jax.jit
 def _advance_state(scheduler: "AbstractScheduler", metric: Any) -> tuple:
     """The generic compiled step: the whole scheduler goes in as a pytree."""
     new = scheduler._advance(metric)
-    return tuple(getattr(new, name) for name in type(scheduler)._state_fields)
+    outputs = tuple(getattr(new, name) for name in type(scheduler)._state_fields)
+    nodes, checks = [scheduler], []
+    while nodes:  # the composite and all the schedulers nested in it
+        node = nodes.pop()
+        checks.append((node.fingerprint, fingerprint(type(node), static_config(node))))
+        nodes.extend(getattr(node, "schedulers", ()))
+    return _guard_fingerprints(outputs, checks, _mismatch_message(type(scheduler)))
 
 
 # Equinox routes every attribute access through a Python `__getattribute__`; reading the
 # instance dictionary through `object`'s saves a fraction of a microsecond per access.
 def _dict_of(obj: Any) -> dict:
     return object.__getattribute__(obj, "__dict__")
+
+
+class _Kernel:
+    """A compiled step of one configuration and what calling it takes.
+
+    - `eager`, `traced`: the compiled step; `traced` (used when `step` is itself being
+        traced, under `jax.jit`, `lax.scan` or `jax.vmap`) also checks the fingerprint
+        leaf with `eqx.error_if`. Eagerly the leaf is checked in Python instead, once per
+        leaf object (it is carried unchanged from step to step), which costs nothing.
+    - `gather`: `(fields, scheduler) -> arguments` of the step, the metric excepted.
+    - `outputs`: the names of the fields the step returns.
+    - `expected`: the fingerprint of the configuration; `None` for composites, whose
+        step checks their children's fingerprints in every case.
+    """
+
+    __slots__ = ("eager", "traced", "gather", "outputs", "expected", "message", "verified")
+
+    def __init__(self, eager, traced, gather, outputs, expected=None, message=""):
+        self.eager, self.traced, self.gather, self.outputs = eager, traced, gather, outputs
+        self.expected, self.message, self.verified = expected, message, None
 
 
 class _ClassInfo:
@@ -75,9 +112,9 @@ class _ClassInfo:
         self.static = tuple(f.name for f in fields if f.metadata.get("static", False))
         self.dynamic = tuple(f.name for f in fields if not f.metadata.get("static", False))
         self.composite = issubclass(cls, _Composite)
-        self.kernels: dict[tuple, tuple] = {}
+        self.kernels: dict[tuple, _Kernel] = {}
         if self.composite:
-            self.kernels[()] = (_advance_state, _gather_self, cls._state_fields)
+            self.kernels[()] = _Kernel(_advance_state, _advance_state, _gather_self, cls._state_fields)
 
 
 _INFO: dict[type, _ClassInfo] = {}
@@ -87,8 +124,8 @@ def _gather_self(fields: dict, scheduler: "AbstractScheduler") -> tuple:
     return (scheduler,)
 
 
-def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> tuple:
-    """The compiled step of `scheduler`: `(kernel, argument gatherer, output field names)`.
+def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> _Kernel:
+    """The compiled step of `scheduler`'s configuration.
 
     Handing a module to `jax.jit` makes it flatten the module in Python and hash its
     static fields on every call. Passing the arrays as flat positional arguments takes
@@ -107,10 +144,13 @@ def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> tuple:
     key = (*[fields[name] for name in info.static], *[fields[name] is None for name in info.dynamic])
     entry = info.kernels.get(key)
     if entry is None:
-        arrays = tuple(name for name in info.dynamic if fields[name] is not None)
+        # The fingerprint is an argument of the traced step only (see `_Kernel`).
+        arrays = tuple(name for name in info.dynamic if fields[name] is not None and name != "fingerprint")
         nones = tuple(name for name in info.dynamic if fields[name] is None)
         outputs = tuple(name for name in cls._state_fields if name in arrays)
         statics = tuple(fields[name] for name in info.static)
+        expected = fingerprint(cls, {name: describe_static(value) for name, value in zip(info.static, statics)})
+        message = _mismatch_message(cls)
 
         def run(*values):
             module = object.__new__(cls)
@@ -120,8 +160,18 @@ def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> tuple:
             new = module._advance(values[-1])
             return tuple(getattr(new, name) for name in outputs)
 
+        def run_checked(leaf, *values):
+            return _guard_fingerprints(run(*values), [(leaf, expected)], message)
+
         getter = operator.itemgetter(*arrays)  # a tuple: every scheduler has >= 2 arrays
-        entry = info.kernels[key] = (jax.jit(run), lambda fields, self: getter(fields), outputs)
+        entry = info.kernels[key] = _Kernel(
+            jax.jit(run),
+            jax.jit(run_checked),
+            lambda fields, self: getter(fields),
+            outputs,
+            expected,
+            message,
+        )
     return entry
 
 
@@ -137,11 +187,20 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     `jax.vmap` it traces into the surrounding computation.
     """
     fields = _dict_of(self)
-    kernel, gather, outputs = _kernel_for(self, fields)
+    entry = _kernel_for(self, fields)
+    kernel, arguments = entry.eager, entry.gather(fields, self)
+    if entry.expected is not None:
+        leaf = fields["fingerprint"]
+        if isinstance(leaf, jax.core.Tracer):
+            kernel, arguments = entry.traced, (leaf, *arguments)
+        elif leaf is not entry.verified:
+            if np.any(np.asarray(leaf) != entry.expected):
+                raise ValueError(entry.message)
+            entry.verified = leaf
     if metric is not None:
         metric = normalise_metric(metric)
     try:
-        values = kernel(*gather(fields, self), metric)
+        values = kernel(*arguments, metric)
     except Exception as e:
         # Checks made with `eqx.error_if` surface eagerly as an XLA runtime error carrying
         # a long traceback; re-raise the message alone, as the `ValueError` torch raises.
@@ -153,7 +212,7 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     new = object.__new__(type(self))
     new_fields = _dict_of(new)
     new_fields.update(fields)
-    new_fields.update(zip(outputs, values))
+    new_fields.update(zip(entry.outputs, values))
     return new
 
 
@@ -162,7 +221,8 @@ _RUNTIME_ERRORS: list[str] = []
 
 def runtime_error(message: str) -> str:
     """Register the message of an `eqx.error_if` check so an eager `step` re-raises it cleanly."""
-    _RUNTIME_ERRORS.append(message)
+    if message not in _RUNTIME_ERRORS:
+        _RUNTIME_ERRORS.append(message)
     return message
 
 
@@ -189,6 +249,8 @@ class AbstractScheduler(eqx.Module):
 
     lr: eqx.AbstractVar[Float[Array, "*groups"]]
     last_epoch: eqx.AbstractVar[Int[Array, ""]]
+    # Set after every concrete `__init__` (see `__init_subclass__`) and checked by `step`.
+    fingerprint: Int[Array, ""] = eqx.field(repr=False)
 
     # The fields `step` changes. Every other leaf is configuration and is reused as is.
     _state_fields: ClassVar[tuple[str, ...]]
@@ -208,9 +270,47 @@ class AbstractScheduler(eqx.Module):
 
     step = _PlainMethod(_step)
 
+    def __init_subclass__(cls, **kwargs):
+        # Every concrete scheduler ends its construction by recording the fingerprint of its
+        # static configuration (`_fingerprint.py`), so no constructor can forget it.
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_sets_fingerprint", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+            self.fingerprint = jnp.asarray(fingerprint(type(self), static_config(self)), INT_DTYPE)
+
+        __init__._sets_fingerprint = True
+        cls.__init__ = __init__
+
     def get_last_lr(self) -> list[float]:
         """The current learning rate of each param group as Python floats, like torch."""
         return np.atleast_1d(np.asarray(self.lr)).tolist()
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch's `state_dict()`: the scheduler's state as plain Python data, with torch's keys.
+
+        It loads into the equivalent torch scheduler (`torch_sched.load_state_dict(...)`),
+        and back into this one with `load_state_dict`.
+        """
+        # Imported here: the state-dict code knows every scheduler class, which import this module.
+        from ._state_dict import state_dict
+
+        return state_dict(self)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> "AbstractScheduler":
+        """A new scheduler with the state of `state_dict` (from `state_dict()`, or from torch).
+
+        Unlike torch's, it returns the loaded scheduler and leaves `self` unchanged. The
+        configuration in `state_dict` must match `self`'s; a mismatch raises a `ValueError`
+        saying what differs.
+        """
+        from ._state_dict import load_state_dict
+
+        return load_state_dict(self, state_dict)
 
     # optax's `StatefulSchedule` protocol (`init`, `update`, `__call__`), so a scheduler can
     # be handed to `optax.inject_hyperparams` as it is; its schedule state is the scheduler.
