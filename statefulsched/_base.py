@@ -60,9 +60,13 @@ def _mismatch_message(cls: type) -> str:
 
 
 def _guard_fingerprints(outputs: tuple, checks: list[tuple[Array, int]], message: str) -> tuple:
-    """Make the first output raise `message` if any fingerprint leaf differs from its expected value."""
+    """Make the outputs raise `message` if any fingerprint leaf differs from its expected value.
+
+    Every output carries the check: XLA drops a check whose result is unused, and a caller
+    may use only some of the new state (only `lr`, say).
+    """
     bad = functools.reduce(jnp.logical_or, [jnp.any(leaf != expected) for leaf, expected in checks])
-    return (eqx.error_if(outputs[0], bad, message), *outputs[1:])
+    return eqx.error_if(outputs, bad, message)
 
 
 @jax.jit

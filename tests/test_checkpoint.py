@@ -144,6 +144,10 @@ def test_restoring_into_another_static_configuration_raises_on_step(name, tmp_pa
         restored.step(1.0)
     with pytest.raises((ValueError, RuntimeError), match=message):
         jax.jit(lambda s: s.step(1.0))(restored).lr.block_until_ready()
+    # Also when only part of the new state is used (XLA drops checks whose result is unused).
+    for part in ("lr", "last_epoch"):
+        with pytest.raises((ValueError, RuntimeError), match=message):
+            jax.jit(lambda s: getattr(s.step(1.0), part))(restored).block_until_ready()
     with pytest.raises((ValueError, RuntimeError), match=message):
         jax.lax.scan(lambda s, m: (s.step(m), s.lr), restored, jnp.ones(3))[0].lr.block_until_ready()
     # The same file into the right template works, and `ss.load` names the difference.
