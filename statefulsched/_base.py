@@ -294,6 +294,19 @@ class AbstractScheduler(eqx.Module):
         """The current learning rate of each param group as Python floats, like torch."""
         return np.atleast_1d(np.asarray(self.lr)).tolist()
 
+    def values(self, n: int, *, value: str = "lr", group: int | None = None) -> Array:
+        """The next `n` values as one array: `values(n)[k]` is the value after `k` more steps.
+
+        `values(n)[0]` is the current value. Closed-form schedules are evaluated for all `n`
+        counts at once (vectorised); the others are stepped in a `lax.scan`. Compiled once
+        per configuration and `n`. For a metric-free scheduler only.
+
+        **Arguments:** `value`: `"lr"` (default) or `"momentum"`; `group`: one param group's.
+        """
+        from ._curve import values
+
+        return values(self, n, value=value, group=group)
+
     def state_dict(self) -> dict[str, Any]:
         """torch's `state_dict()`: the scheduler's state as plain Python data, with torch's keys.
 
