@@ -3,10 +3,10 @@
 from collections.abc import Callable
 
 import jax.numpy as jnp
-from jax import lax
 from jaxtyping import Array, ArrayLike
 
-from .._base import AbstractScheduler, replace, uses_metric
+from .._base import AbstractScheduler, uses_metric
+from .._curve import after
 from ._common import Value, check_target, pick
 
 
@@ -38,15 +38,9 @@ def to_schedule(
             f"`to_schedule`: `{type(scheduler).__name__}` steps on a metric, so its values are not a function of "
             "the step count; use it inside the optimizer (`inject_hyperparams(...)(learning_rate=sched)`) instead."
         )
-    start = scheduler.last_epoch
 
     def schedule(count: ArrayLike) -> Array:
-        steps = jnp.maximum(jnp.asarray(count), 0).astype(start.dtype)
-        if type(scheduler)._closed_form:
-            # `_advance` takes the scheduler from step `last_epoch` to `last_epoch + 1`.
-            moved = replace(scheduler, last_epoch=start + steps - 1)._advance(None)
-        else:
-            moved = lax.fori_loop(0, steps, lambda _, s: s._advance(None), scheduler)
-        return pick(moved, value, group)
+        steps = jnp.maximum(jnp.asarray(count), 0).astype(scheduler.last_epoch.dtype)
+        return pick(after(scheduler, steps), value, group)
 
     return schedule

@@ -1,0 +1,161 @@
+"""A metric-free scheduler's values many steps ahead: one value, or the whole curve at once."""
+
+import functools
+import operator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jaxtyping import Array, ArrayLike, Int
+
+from ._base import _RUNTIME_ERRORS, AbstractScheduler, _guard_fingerprints, replace, runtime_error, uses_metric
+from ._fingerprint import MISMATCH, fingerprint, static_config
+from ._optax._common import Value, pick
+
+
+def jump(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractScheduler:
+    """A closed-form scheduler `steps >= 0` steps on, computed directly (constant time).
+
+    `_advance` of a closed-form scheduler depends on nothing but `last_epoch` and the
+    configuration, so setting `last_epoch` one short of the target and advancing once gives
+    the state after `steps` steps: the very computation `step` does, so the same numbers.
+    At `steps == 0` the current value is recomputed.
+    """
+    start = scheduler.last_epoch
+    return replace(scheduler, last_epoch=start + jnp.asarray(steps).astype(start.dtype) - 1)._advance(None)
+
+
+def after(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractScheduler:
+    """A metric-free scheduler `steps >= 0` steps on: a `jump` if it has a closed form, else a replay.
+
+    The replay is a `fori_loop` of `steps` iterations (`steps` may be traced).
+    """
+    if type(scheduler)._closed_form:
+        return jump(scheduler, steps)
+    steps = jnp.asarray(steps).astype(scheduler.last_epoch.dtype)
+    return lax.fori_loop(0, steps, lambda _, s: s._advance(None), scheduler)
+
+
+def _check(scheduler: Any, n: Any, value: Any, group: Any) -> int:
+    if not isinstance(scheduler, AbstractScheduler):
+        raise TypeError(f"`values` takes a statefulsched scheduler, got {type(scheduler).__name__}.")
+    name = type(scheduler).__name__
+    if uses_metric(scheduler):
+        raise ValueError(
+            f"`values`: `{name}` steps on a metric, so its values are not a function of the step count "
+            "and cannot be computed ahead; step it on the metrics as they come (or `lax.scan` its `step` "
+            "over an array of metrics)."
+        )
+    if isinstance(n, bool):
+        raise TypeError(f"`values(n=...)` must be a non-negative integer, got {n!r}.")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(
+            f"`values(n=...)` must be a non-negative Python integer (it fixes the shape of the result), got {n!r}."
+        ) from None
+    if n < 0:
+        raise ValueError(f"`values(n=...)` must be a non-negative integer, got {n}.")
+    if value not in ("lr", "momentum"):
+        raise ValueError(f'`values(value=...)` must be "lr" or "momentum", got {value!r}.')
+    if value == "momentum" and getattr(scheduler, "momentum", None) is None:
+        raise ValueError(
+            f'`values(value="momentum")`: `{name}` cycles no momentum '
+            "(only `CyclicLR` and `OneCycleLR` with `cycle_momentum=True` do)."
+        )
+    if group is not None:
+        shape = jnp.shape(getattr(scheduler, value))
+        if shape == () or isinstance(group, bool) or not isinstance(group, int) or not 0 <= group < shape[0]:
+            groups = "one param group (pass `group=None`)" if shape == () else f"{shape[0]} param groups"
+            raise ValueError(f"`values(group=...)` must index a param group; `{name}` has {groups}, got {group!r}.")
+    return n
+
+
+@functools.cache
+def _mismatch_message(cls: type) -> str:
+    return runtime_error(f"`values` of a `{cls.__name__}`: {MISMATCH}")
+
+
+def _fingerprints(scheduler: AbstractScheduler) -> list[tuple[Array, int]]:
+    """Each fingerprint leaf in `scheduler` (composites: and in its children) with its expected value."""
+    nodes, checks = [scheduler], []
+    while nodes:
+        node = nodes.pop()
+        checks.append((node.fingerprint, fingerprint(type(node), static_config(node))))
+        nodes.extend(getattr(node, "schedulers", ()))
+    return checks
+
+
+@functools.partial(jax.jit, static_argnames=("n", "value", "group", "check"))
+def _curve(scheduler: AbstractScheduler, n: int, value: Value, group: int | None, check: bool) -> Array:
+    now = pick(scheduler, value, group)
+    if n == 0:
+        return jnp.zeros((0, *now.shape), now.dtype)
+    if n == 1:
+        rest = jnp.zeros((0, *now.shape), now.dtype)
+    elif type(scheduler)._closed_form:
+        steps = jnp.arange(1, n, dtype=scheduler.last_epoch.dtype)
+        rest = jax.vmap(lambda k: pick(jump(scheduler, k), value, group))(steps)
+    else:
+
+        def body(s, _):
+            s = s._advance(None)
+            return s, pick(s, value, group)
+
+        _, rest = lax.scan(body, scheduler, None, length=n - 1)
+    curve = jnp.concatenate([now[None], rest.astype(now.dtype)])
+    if check:
+        (curve,) = _guard_fingerprints((curve,), _fingerprints(scheduler), _mismatch_message(type(scheduler)))
+    return curve
+
+
+def values(scheduler: AbstractScheduler, n: int, *, value: Value = "lr", group: int | None = None) -> Array:
+    """The scheduler's next `n` values at once: row `k` is the value after `k` more steps.
+
+    `values(sched, n)[0]` is `sched.lr`, `values(sched, n)[k]` the lr of `sched` stepped `k`
+    times, so the result equals `[s.lr for s in trajectory]` without stepping in Python.
+    Schedulers with a closed form in the step count (all but `MultiplicativeLR`,
+    `CosineAnnealingWarmRestarts` and the composites) are evaluated at all `n` counts at once,
+    vectorised; the others are stepped in a `lax.scan`. Both run the scheduler's own step
+    computation, so the values are those of `step` (to the last bit or within a few ulp: the
+    compiler may vectorise and fuse differently).
+
+    Compiled once per scheduler configuration (class and static fields), array shapes, `n`,
+    `value` and `group`, and reused for every scheduler of that configuration whatever its
+    state. Works eagerly and inside `jax.jit`, `lax.scan` and `jax.vmap`; for a batch built
+    with `vmap`, `jax.vmap(lambda s: values(s, n))(batch)` gives shape `(batch, n, ...)`.
+
+    **Arguments:**
+
+    - `scheduler`: a metric-free scheduler (not `ReduceLROnPlateau`, nor a composite holding
+        one: their values depend on the metrics they will see).
+    - `n`: how many values, a non-negative Python integer (static: it fixes the shape).
+    - `value`: `"lr"` (default) or `"momentum"` (cycled by `CyclicLR`/`OneCycleLR`).
+    - `group`: a param group's index, to get that group only; by default every group.
+
+    **Returns** an array of shape `(n, *groups)` (`(n,)` for one group or with `group`), in
+    the scheduler's float dtype.
+
+    **Raises** `ValueError` for a scheduler that steps on a metric, and wherever stepping
+    would raise (e.g. a `OneCycleLR` stepped past `total_steps`).
+    """
+    n = _check(scheduler, n, value, group)
+    # As `step` does: a concrete fingerprint is checked here, a traced one inside the
+    # computation (an `eqx.error_if`, whose host callback would otherwise make every eager
+    # call wait for its result).
+    checks = _fingerprints(scheduler)
+    traced = any(isinstance(leaf, jax.core.Tracer) for leaf, _ in checks)
+    if not traced and any(np.any(np.asarray(leaf) != expected) for leaf, expected in checks):
+        raise ValueError(_mismatch_message(type(scheduler)))
+    try:
+        return _curve(scheduler, n=n, value=value, group=group, check=traced)
+    except Exception as e:
+        # As in the eager `step`: a check made with `eqx.error_if` surfaces eagerly as an XLA
+        # runtime error with a long traceback; re-raise the message alone.
+        text = str(e)
+        for message in _RUNTIME_ERRORS:
+            if message in text:
+                raise ValueError(message) from None
+        raise
