@@ -11,3 +11,11 @@ def x64():
         yield
     finally:
         jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture(params=["float32", "x64"])
+def float_mode(request):
+    """Run the test twice: in float32, and with `jax_enable_x64` on (through `x64`)."""
+    if request.param == "x64":
+        request.getfixturevalue("x64")
+    return request.param

@@ -265,13 +265,6 @@ def test_step_leaves_scheduler_unchanged(case):
         sched.lr = jnp.zeros_like(sched.lr)
 
 
-@pytest.fixture(params=["float32", "x64"])
-def float_mode(request):
-    if request.param == "x64":
-        request.getfixturevalue("x64")
-    return request.param
-
-
 @pytest.mark.parametrize("case", CASES, ids=repr)
 def test_pytree_is_stable_and_strongly_typed(case, float_mode):
     expected_float = jnp.dtype(jnp.float64 if float_mode == "x64" else jnp.float32)

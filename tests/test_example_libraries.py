@@ -66,13 +66,6 @@ def _float_dtype():
     return jnp.dtype(jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32)
 
 
-@pytest.fixture(params=["float32", "x64"])
-def float_mode(request):
-    if request.param == "x64":
-        request.getfixturevalue("x64")
-    return request.param
-
-
 def _eager_lrs(sched, n: int) -> np.ndarray:
     """The lr after construction and after each of `n` eager steps."""
     lrs = [sched.lr]
