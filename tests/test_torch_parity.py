@@ -393,7 +393,15 @@ def test_cyclic(spec, n, precision):
 @given(case=onecycle())
 def test_onecycle(case, precision):
     spec, total = case
-    check(spec, None, [None] * total, precision)
+    steps = total
+    kwargs = spec.kwargs
+    last_start = (2 if kwargs["three_phase"] else 1) * kwargs["pct_start"] * total - (2 if kwargs["three_phase"] else 1)
+    if precision == "float32" and total - 1 - last_start < 1:
+        # Step `total_steps` lies past the schedule, where torch extrapolates its last phase:
+        # with a phase shorter than a step, the cosine's argument reaches ~1e5 radians, which
+        # float32 cannot resolve (the fraction of the phase done is itself off by ~1e-2).
+        steps = total - 1
+    check(spec, None, [None] * steps, precision)
 
 
 @SETTINGS
