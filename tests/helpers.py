@@ -6,6 +6,9 @@ and returns their learning rates (and momenta) after construction and after each
 """
 
 import dataclasses
+import importlib.util
+import pathlib
+import types
 import warnings
 from typing import Any
 
@@ -171,3 +174,14 @@ def run_ours(spec: Spec, lr, metrics: list[float]):
         if moms is not None:
             moms.append(np.atleast_1d(np.asarray(sched.momentum)))
     return np.stack(lrs), (np.stack(moms) if moms is not None else None), sched
+
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_example(name: str) -> types.ModuleType:
+    """Import `examples/<name>.py` (the examples are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"statefulsched_example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,29 +1,19 @@
 """Run `examples/digits.py` in quick mode and check what it reports."""
 
-import importlib.util
 import math
-import pathlib
 
 import numpy as np
 import pytest
+from helpers import load_example
 
 pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")
-
-EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "digits.py"
-
-
-def _load_example():
-    spec = importlib.util.spec_from_file_location("statefulsched_example_digits", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def quick_run():
     """Both runs of the demo in quick mode (3 epochs each, tiny MLP), run once for all tests."""
-    return _load_example().main(["--quick"])
+    return load_example("digits").main(["--quick"])
 
 
 def test_quick_run_finishes(quick_run):

@@ -1,32 +1,23 @@
 """Run `examples/optax_plateau.py` in quick mode and check what it reports."""
 
-import importlib.util
 import math
-import pathlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import load_example
 
 pytest.importorskip("sklearn")
 
-EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "optax_plateau.py"
 EPOCHS, STEPS_PER_EPOCH = 12, 1437 // 32  # quick mode: 12 epochs of 44 batches
-
-
-def _load_example():
-    spec = importlib.util.spec_from_file_location("statefulsched_example_optax_plateau", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def quick_run():
     """Both workflows in quick mode, run once for all tests."""
-    return _load_example().main(["--quick"])
+    return load_example("optax_plateau").main(["--quick"])
 
 
 def test_quick_run_trains(quick_run):

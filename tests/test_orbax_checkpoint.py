@@ -10,28 +10,18 @@ template with another static configuration fails at the first step.
 """
 
 import dataclasses
-import importlib.util
 import logging
-import pathlib
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import load_example
 
 import statefulsched as ss
 
 pytest.importorskip("orbax.checkpoint")
-
-EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "orbax_checkpoint.py"
-
-
-def _load_example():
-    spec = importlib.util.spec_from_file_location("statefulsched_example_orbax_checkpoint", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class _CompileCounter(logging.Handler):
@@ -49,7 +39,7 @@ class _CompileCounter(logging.Handler):
 @pytest.fixture(scope="module")
 def example():
     # A fresh module: its own jitted train step and trace counter.
-    return _load_example()
+    return load_example("orbax_checkpoint")
 
 
 @pytest.fixture(scope="module")
