@@ -13,7 +13,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from ._fingerprint import MISMATCH, describe_static, fingerprint, static_config
+from ._fingerprint import MISMATCH, describe_static, fingerprint, mismatched, static_config, walk
 from ._numerics import INT_DTYPE, float_dtype
 
 Metric = ArrayLike | float | None
@@ -55,31 +55,16 @@ def normalise_metric(metric: Any) -> Any:
     return np.asarray(float(metric), dtype=dtype)
 
 
-def _mismatch_message(cls: type) -> str:
-    return runtime_error(f"`{cls.__name__}.step`: {MISMATCH}")
-
-
-def _guard_fingerprints(outputs: tuple, checks: list[tuple[Array, int]], message: str) -> tuple:
-    """Make the outputs raise `message` if any fingerprint leaf differs from its expected value.
-
-    Every output carries the check: XLA drops a check whose result is unused, and a caller
-    may use only some of the new state (only `lr`, say).
-    """
-    bad = functools.reduce(jnp.logical_or, [jnp.any(leaf != expected) for leaf, expected in checks])
-    return eqx.error_if(outputs, bad, message)
+def _mismatch_message(cls: type, child: type | None = None) -> str:
+    inner = "" if child is None else f" (its child `{child.__name__}`)"
+    return f"`{cls.__name__}.step`{inner}: {MISMATCH}"
 
 
 @jax.jit
 def _advance_state(scheduler: "AbstractScheduler", metric: Any) -> tuple:
     """The generic compiled step: the whole scheduler goes in as a pytree."""
     new = scheduler._advance(metric)
-    outputs = tuple(getattr(new, name) for name in type(scheduler)._state_fields)
-    nodes, checks = [scheduler], []
-    while nodes:  # the composite and all the schedulers nested in it
-        node = nodes.pop()
-        checks.append((node.fingerprint, fingerprint(type(node), static_config(node))))
-        nodes.extend(getattr(node, "schedulers", ()))
-    return _guard_fingerprints(outputs, checks, _mismatch_message(type(scheduler)))
+    return tuple(getattr(new, name) for name in type(scheduler)._state_fields)
 
 
 # Equinox routes every attribute access through a Python `__getattribute__`; reading the
@@ -91,20 +76,21 @@ def _dict_of(obj: Any) -> dict:
 class _Kernel:
     """A compiled step of one configuration and what calling it takes.
 
-    - `eager`, `traced`: the compiled step; `traced` (used when `step` is itself being
-        traced, under `jax.jit`, `lax.scan` or `jax.vmap`) also checks the fingerprint
-        leaf with `eqx.error_if`. Eagerly the leaf is checked in Python instead, once per
-        leaf object (it is carried unchanged from step to step), which costs nothing.
+    - `run`: the compiled step.
     - `gather`: `(fields, scheduler) -> arguments` of the step, the metric excepted.
     - `outputs`: the names of the fields the step returns.
     - `expected`: the fingerprint of the configuration; `None` for composites, whose
-        step checks their children's fingerprints in every case.
+        children are checked one by one (`_check_composite`).
+    - `verified`: the fingerprint leaf (composites: the tuple of leaves) last found to
+        match. A concrete `step` checks the leaf in Python when it is not this very object;
+        since the leaf is carried unchanged from step to step, that happens once per run
+        or restore, and every other step costs one identity comparison.
     """
 
-    __slots__ = ("eager", "traced", "gather", "outputs", "expected", "message", "verified")
+    __slots__ = ("run", "gather", "outputs", "expected", "message", "verified")
 
-    def __init__(self, eager, traced, gather, outputs, expected=None, message=""):
-        self.eager, self.traced, self.gather, self.outputs = eager, traced, gather, outputs
+    def __init__(self, run, gather, outputs, expected=None, message=""):
+        self.run, self.gather, self.outputs = run, gather, outputs
         self.expected, self.message, self.verified = expected, message, None
 
 
@@ -118,7 +104,7 @@ class _ClassInfo:
         self.composite = issubclass(cls, _Composite)
         self.kernels: dict[tuple, _Kernel] = {}
         if self.composite:
-            self.kernels[()] = _Kernel(_advance_state, _advance_state, _gather_self, cls._state_fields)
+            self.kernels[()] = _Kernel(_advance_state, _gather_self, cls._state_fields)
 
 
 _INFO: dict[type, _ClassInfo] = {}
@@ -148,7 +134,7 @@ def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> _Kernel:
     key = (*[fields[name] for name in info.static], *[fields[name] is None for name in info.dynamic])
     entry = info.kernels.get(key)
     if entry is None:
-        # The fingerprint is an argument of the traced step only (see `_Kernel`).
+        # The fingerprint is checked before the call (see `_Kernel`), not passed in.
         arrays = tuple(name for name in info.dynamic if fields[name] is not None and name != "fingerprint")
         nones = tuple(name for name in info.dynamic if fields[name] is None)
         outputs = tuple(name for name in cls._state_fields if name in arrays)
@@ -164,13 +150,9 @@ def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> _Kernel:
             new = module._advance(values[-1])
             return tuple(getattr(new, name) for name in outputs)
 
-        def run_checked(leaf, *values):
-            return _guard_fingerprints(run(*values), [(leaf, expected)], message)
-
         getter = operator.itemgetter(*arrays)  # a tuple: every scheduler has >= 2 arrays
         entry = info.kernels[key] = _Kernel(
             jax.jit(run),
-            jax.jit(run_checked),
             lambda fields, self: getter(fields),
             outputs,
             expected,
@@ -188,16 +170,18 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
 
     Eagerly this runs one compiled function over the scheduler's arrays (compiled once
     per configuration and reused for the whole run); under `jax.jit`, `lax.scan` or
-    `jax.vmap` it traces into the surrounding computation.
+    `jax.vmap` it traces into the surrounding computation. An eager step also checks the
+    fingerprint of the static configuration (see `statefulsched.verify`); a traced one
+    adds nothing to the program but the step itself.
     """
     fields = _dict_of(self)
     entry = _kernel_for(self, fields)
-    kernel, arguments = entry.eager, entry.gather(fields, self)
-    if entry.expected is not None:
+    kernel, arguments = entry.run, entry.gather(fields, self)
+    if entry.expected is None:
+        _check_composite(self, entry)
+    else:
         leaf = fields["fingerprint"]
-        if isinstance(leaf, jax.core.Tracer):
-            kernel, arguments = entry.traced, (leaf, *arguments)
-        elif leaf is not entry.verified:
+        if leaf is not entry.verified and not isinstance(leaf, jax.core.Tracer):
             if np.any(np.asarray(leaf) != entry.expected):
                 raise ValueError(entry.message)
             entry.verified = leaf
@@ -217,7 +201,27 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     new_fields = _dict_of(new)
     new_fields.update(fields)
     new_fields.update(zip(entry.outputs, values))
+    if entry.expected is None:
+        # The children come back from the compiled step as new modules holding copies of
+        # their fingerprint leaves; put the checked leaves back so the next step's check
+        # is an identity comparison again.
+        for old_node, new_node in zip(walk(self), walk(new)):
+            _dict_of(new_node)["fingerprint"] = _dict_of(old_node)["fingerprint"]
     return new
+
+
+def _check_composite(scheduler: "AbstractScheduler", entry: _Kernel) -> None:
+    """The eager fingerprint check of a composite and its children (skipped when traced)."""
+    leaves = tuple(node.fingerprint for node in walk(scheduler))
+    known = entry.verified
+    if known is not None and len(known) == len(leaves) and all(a is b for a, b in zip(leaves, known)):
+        return
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+        return
+    bad = mismatched(scheduler)
+    if bad:
+        raise ValueError(_mismatch_message(type(scheduler), None if bad[0] is scheduler else type(bad[0])))
+    entry.verified = leaves
 
 
 _RUNTIME_ERRORS: list[str] = []

@@ -6,12 +6,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Int
 
-from ._base import _RUNTIME_ERRORS, AbstractScheduler, _guard_fingerprints, replace, runtime_error, uses_metric
-from ._fingerprint import MISMATCH, fingerprint, static_config
+from ._base import _RUNTIME_ERRORS, AbstractScheduler, replace, uses_metric
+from ._fingerprint import MISMATCH, mismatched, walk
 from ._optax._common import Value, pick
 
 
@@ -73,23 +72,8 @@ def _check(scheduler: Any, n: Any, value: Any, group: Any) -> int:
     return n
 
 
-@functools.cache
-def _mismatch_message(cls: type) -> str:
-    return runtime_error(f"`values` of a `{cls.__name__}`: {MISMATCH}")
-
-
-def _fingerprints(scheduler: AbstractScheduler) -> list[tuple[Array, int]]:
-    """Each fingerprint leaf in `scheduler` (composites: and in its children) with its expected value."""
-    nodes, checks = [scheduler], []
-    while nodes:
-        node = nodes.pop()
-        checks.append((node.fingerprint, fingerprint(type(node), static_config(node))))
-        nodes.extend(getattr(node, "schedulers", ()))
-    return checks
-
-
-@functools.partial(jax.jit, static_argnames=("n", "value", "group", "check"))
-def _curve(scheduler: AbstractScheduler, n: int, value: Value, group: int | None, check: bool) -> Array:
+@functools.partial(jax.jit, static_argnames=("n", "value", "group"))
+def _curve(scheduler: AbstractScheduler, n: int, value: Value, group: int | None) -> Array:
     now = pick(scheduler, value, group)
     if n == 0:
         return jnp.zeros((0, *now.shape), now.dtype)
@@ -105,10 +89,7 @@ def _curve(scheduler: AbstractScheduler, n: int, value: Value, group: int | None
             return s, pick(s, value, group)
 
         _, rest = lax.scan(body, scheduler, None, length=n - 1)
-    curve = jnp.concatenate([now[None], rest.astype(now.dtype)])
-    if check:
-        (curve,) = _guard_fingerprints((curve,), _fingerprints(scheduler), _mismatch_message(type(scheduler)))
-    return curve
+    return jnp.concatenate([now[None], rest.astype(now.dtype)])
 
 
 def values(scheduler: AbstractScheduler, n: int, *, value: Value = "lr", group: int | None = None) -> Array:
@@ -142,15 +123,11 @@ def values(scheduler: AbstractScheduler, n: int, *, value: Value = "lr", group: 
     would raise (e.g. a `OneCycleLR` stepped past `total_steps`).
     """
     n = _check(scheduler, n, value, group)
-    # As `step` does: a concrete fingerprint is checked here, a traced one inside the
-    # computation (an `eqx.error_if`, whose host callback would otherwise make every eager
-    # call wait for its result).
-    checks = _fingerprints(scheduler)
-    traced = any(isinstance(leaf, jax.core.Tracer) for leaf, _ in checks)
-    if not traced and any(np.any(np.asarray(leaf) != expected) for leaf, expected in checks):
-        raise ValueError(_mismatch_message(type(scheduler)))
+    # As `step` does: a concrete scheduler's fingerprint is checked (see `statefulsched.verify`).
+    if not any(isinstance(node.fingerprint, jax.core.Tracer) for node in walk(scheduler)) and mismatched(scheduler):
+        raise ValueError(f"`values` of a `{type(scheduler).__name__}`: {MISMATCH}")
     try:
-        return _curve(scheduler, n=n, value=value, group=group, check=traced)
+        return _curve(scheduler, n=n, value=value, group=group)
     except Exception as e:
         # As in the eager `step`: a check made with `eqx.error_if` surfaces eagerly as an XLA
         # runtime error with a long traceback; re-raise the message alone.

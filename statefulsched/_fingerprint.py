@@ -4,14 +4,22 @@
 the arrays from the checkpoint but the static fields (modes, strategies, callables) from
 the template, so a scheduler saved with `mode="max"` would come back as `mode="min"`
 without a word if the template said so. Each scheduler therefore stores, as an `int32`
-leaf, a hash of its class and static fields; the leaf travels with the arrays, and every
-`step` compares it with the hash of the static fields it actually has.
+leaf, a hash of its class and static fields; the leaf travels with the arrays and is
+compared with the hash of the static fields the scheduler actually has: by every eager
+`step` and `values` (in Python, once per leaf object), by `statefulsched.load`, and by
+`statefulsched.verify`, which is the check to call after any other restore. Traced code
+does not check it on its own: an in-graph check is a host callback, which costs about a
+microsecond per `lax.scan` iteration and makes every jitted call wait for its result.
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
 
 
 def describe_static(value: Any) -> Any:
@@ -42,6 +50,38 @@ def fingerprint(cls: type, statics: dict[str, Any]) -> int:
     text = json.dumps([f"{cls.__module__}.{cls.__qualname__}", statics], sort_keys=True)
     digest = hashlib.blake2b(text.encode(), digest_size=4).digest()
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
+
+
+@functools.cache
+def _cached(cls: type, statics: tuple) -> int:
+    names = [f.name for f in dataclasses.fields(cls) if f.metadata.get("static", False)]
+    return fingerprint(cls, {name: describe_static(value) for name, value in zip(names, statics)})
+
+
+def expected_fingerprint(module: Any) -> int:
+    """The fingerprint `module`'s static fields call for (cached per class and configuration)."""
+    statics = tuple(getattr(module, f.name) for f in dataclasses.fields(module) if f.metadata.get("static", False))
+    try:
+        return _cached(type(module), statics)
+    except TypeError:  # an unhashable static field
+        return fingerprint(type(module), static_config(module))
+
+
+def walk(scheduler: Any) -> Iterator[Any]:
+    """`scheduler` and every scheduler nested in it (the children of composites)."""
+    nodes = [scheduler]
+    while nodes:
+        node = nodes.pop()
+        yield node
+        nodes.extend(reversed(getattr(node, "schedulers", ())))
+
+
+def mismatched(scheduler: Any) -> list[Any]:
+    """The schedulers in a concrete `scheduler` whose fingerprint leaf is not the expected one.
+
+    A batch built with `jax.vmap` has one leaf per member; every member must match.
+    """
+    return [node for node in walk(scheduler) if np.any(np.asarray(node.fingerprint) != expected_fingerprint(node))]
 
 
 MISMATCH = (

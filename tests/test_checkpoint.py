@@ -134,7 +134,7 @@ STATIC_MISMATCHES = {
 
 
 @pytest.mark.parametrize("name", STATIC_MISMATCHES)
-def test_restoring_into_another_static_configuration_raises_on_step(name, tmp_path):
+def test_restoring_into_another_static_configuration_raises_on_step_and_verify(name, tmp_path):
     saved_build, other_build = STATIC_MISMATCHES[name]
     saved = saved_build().step(1.0)
     restored = eqx.tree_deserialise_leaves(io.BytesIO(_serialised(saved)), other_build())
@@ -142,20 +142,35 @@ def test_restoring_into_another_static_configuration_raises_on_step(name, tmp_pa
     message = r"static configuration .* is not the one its state was saved with"
     with pytest.raises(ValueError, match=message):
         restored.step(1.0)
-    with pytest.raises((ValueError, RuntimeError), match=message):
-        jax.jit(lambda s: s.step(1.0))(restored).lr.block_until_ready()
-    # Also when only part of the new state is used (XLA drops checks whose result is unused).
+    # `verify` names where the scheduler sits in the tree, and which child of a composite.
+    where = r"`statefulsched.verify`: the `\w+` at `\['train'\]\['sched'\]`"
+    with pytest.raises(ValueError, match=where + r".*: the scheduler's static configuration"):
+        ss.verify({"params": jnp.zeros(2), "train": {"sched": restored}})
+    # Traced, `verify` compiles its check into the program where it is called; the outputs
+    # carry it, so the check survives when only part of the state is used.
     for part in ("lr", "last_epoch"):
         with pytest.raises((ValueError, RuntimeError), match=message):
-            jax.jit(lambda s: getattr(s.step(1.0), part))(restored).block_until_ready()
+            jax.jit(lambda s: getattr(ss.verify(s).step(1.0), part))(restored).block_until_ready()
     with pytest.raises((ValueError, RuntimeError), match=message):
-        jax.lax.scan(lambda s, m: (s.step(m), s.lr), restored, jnp.ones(3))[0].lr.block_until_ready()
+        scan = jax.jit(lambda s: jax.lax.scan(lambda s, m: (s.step(m), s.lr), ss.verify(s), jnp.ones(3))[1])
+        scan(restored).block_until_ready()
     # The same file into the right template works, and `ss.load` names the difference.
     right = eqx.tree_deserialise_leaves(io.BytesIO(_serialised(saved)), saved_build())
+    assert ss.verify(right) is right
     right.step(1.0)
+    jax.jit(lambda s: ss.verify(s).step(1.0).lr)(right).block_until_ready()
     ss.save(tmp_path / "ckpt", saved)
     with pytest.raises(ValueError, match=r"in the checkpoint but .* in the template"):
         ss.load(tmp_path / "ckpt", other_build())
+
+
+def test_a_traced_step_does_not_check_the_fingerprint():
+    """The check costs a host callback per step, so traced code checks only where `verify` is called."""
+    saved_build, other_build = STATIC_MISMATCHES["ReduceLROnPlateau-mode"]
+    restored = eqx.tree_deserialise_leaves(io.BytesIO(_serialised(saved_build())), other_build())
+    jax.jit(lambda s: s.step(1.0).lr)(restored).block_until_ready()  # runs, in the template's mode
+    with pytest.raises(ValueError, match=r"static configuration"):
+        restored.step(1.0)  # while the eager step refuses
 
 
 def test_fingerprint_is_a_strong_int32_leaf_fixed_across_steps():
@@ -168,13 +183,25 @@ def test_fingerprint_is_a_strong_int32_leaf_fixed_across_steps():
     assert ss.StepLR(0.1, 3).fingerprint != ss.ExponentialLR(0.1, 0.5).fingerprint
 
 
-def test_vmapped_schedulers_check_their_fingerprints():
+def test_verify_checks_every_member_of_a_vmapped_batch():
     saved = jax.vmap(lambda p: ss.ReduceLROnPlateau(0.1, mode="max", patience=p))(jnp.arange(3))
-    restored = eqx.tree_deserialise_leaves(
-        io.BytesIO(_serialised(saved)), jax.vmap(lambda p: ss.ReduceLROnPlateau(0.1, patience=p))(jnp.arange(3))
-    )
+    template = jax.vmap(lambda p: ss.ReduceLROnPlateau(0.1, patience=p))(jnp.arange(3))
+    restored = eqx.tree_deserialise_leaves(io.BytesIO(_serialised(saved)), template)
+    with pytest.raises(ValueError, match=r"static configuration"):
+        ss.verify(restored)
     with pytest.raises((ValueError, RuntimeError), match=r"static configuration"):
-        jax.vmap(lambda s: s.step(1.0))(restored).lr.block_until_ready()
+        jax.jit(lambda s: jax.vmap(lambda s: s.step(1.0))(ss.verify(s)).lr)(restored).block_until_ready()
+    right = eqx.tree_deserialise_leaves(io.BytesIO(_serialised(saved)), jax.tree.map(lambda x: x, saved))
+    assert ss.verify(right) is right
+
+
+def test_verify_passes_trees_without_schedulers_and_fresh_schedulers():
+    tree = {"w": jnp.ones(3), "n": 3, "s": None}
+    assert ss.verify(tree) is tree
+    for case in CASES:
+        sched = case.build()
+        assert ss.verify([sched])[0] is sched
+        jax.jit(lambda s: ss.verify(s).lr)(sched).block_until_ready()
 
 
 # --- ss.save / ss.load: what does not match ----------------------------------------------------

@@ -6,7 +6,7 @@ continues. Checked here: the resumed run ends bit for bit where the uninterrupte
 (params, optimizer state, scheduler leaves, the lr/momentum/scale used at every step); the
 restored leaves have their dtypes, are not weakly typed and sit where the fresh ones do;
 the jitted train step is traced and compiled once across the restore; and a restore into a
-template with another static configuration fails at the first step.
+template with another static configuration is refused by `ss.verify`.
 """
 
 import dataclasses
@@ -138,21 +138,29 @@ def test_uncommitted_fresh_state_would_compile_twice(example, quick_run):
     assert example.traces["train_step"] == 1  # ...which a trace counter does not see
 
 
-def test_restore_into_another_static_configuration_fails_at_the_first_step(example, quick_run, tmp_path):
+def test_restore_into_another_static_configuration_is_refused(example, quick_run, tmp_path):
+    assert quick_run["pitfall"].startswith("`statefulsched.verify`: the `ReduceLROnPlateau` at `.plateau`: ")
     assert "static configuration" in quick_run["pitfall"]
-    # OneCycleLR restored with the template's anneal strategy: under `jax.jit` and eagerly.
+    # OneCycleLR restored with the template's anneal strategy: the example's `restore` refuses it
+    # (it calls `ss.verify`), and so does an eager step of what orbax alone returns.
     config = quick_run["config"]
     state = example.init_state(config)
+    other = ss.OneCycleLR(
+        example.MAX_LR, total_steps=config.epochs * config.steps_per_epoch, pct_start=0.25, anneal_strategy="linear"
+    )
     with example.checkpoint_manager(tmp_path / "ckpt") as manager:
         example.save(manager, state)
         manager.wait_until_finished()
-        like = example.abstract_state(config)
-        other = ss.OneCycleLR(
-            example.MAX_LR, total_steps=config.epochs * config.steps_per_epoch, pct_start=0.25, anneal_strategy="linear"
+        like = dataclasses.replace(example.abstract_state(config), sched=other)
+        with pytest.raises(ValueError, match=r"`OneCycleLR` at `.sched`: .*static configuration"):
+            example.restore(manager, like)
+        arrays, static = eqx.partition(like, lambda x: eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct))
+        abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=example.SHARDING), arrays)
+        restored = eqx.combine(
+            manager.restore(manager.latest_step(), args=example.ocp.args.StandardRestore(abstract)), static
         )
-        restored = example.restore(manager, dataclasses.replace(like, sched=other))
     assert restored.sched.anneal_strategy == "linear"
-    with pytest.raises(eqx.EquinoxRuntimeError, match="static configuration"):
-        jax.block_until_ready(eqx.filter_jit(lambda sched: sched.step())(restored.sched).lr)
     with pytest.raises(ValueError, match="static configuration"):
         restored.sched.step()
+    with pytest.raises(eqx.EquinoxRuntimeError, match="static configuration"):
+        jax.block_until_ready(eqx.filter_jit(lambda state: ss.verify(state).sched.step().lr)(restored))

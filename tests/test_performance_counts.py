@@ -29,6 +29,7 @@ from test_compiled import CASES, _count_compiles, _metrics, _mixed_metrics, _pub
 import statefulsched as ss
 from statefulsched._base import uses_metric
 from statefulsched._curve import values
+from statefulsched._fingerprint import walk
 from statefulsched._schedulers import example_libraries as exl
 from statefulsched._schedulers.function import FunctionScheduler
 
@@ -144,7 +145,43 @@ def test_values_check_the_static_configuration_like_step():
     with pytest.raises(ValueError, match=r"static configuration"):
         values(wrong, 5)
     with pytest.raises((ValueError, RuntimeError), match=r"static configuration"):
-        jax.block_until_ready(jax.jit(lambda s: values(s, 5))(wrong))
+        jax.block_until_ready(jax.jit(lambda s: values(ss.verify(s), 5))(wrong))
+
+
+# Schedulers whose own step raises in the program: OneCycleLR past `total_steps`,
+# FunctionScheduler on a non-finite lr (each an `eqx.error_if`, i.e. a host callback).
+_RAISING_STEP = ("OneCycleLR", "FunctionScheduler")
+
+
+def _primitives(jaxpr) -> set[str]:
+    names = set()
+    for eqn in jaxpr.eqns:
+        names.add(eqn.primitive.name)
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (tuple, list)) else (param,):
+                if isinstance(sub, jax.extend.core.ClosedJaxpr):
+                    names |= _primitives(sub.jaxpr)
+                elif isinstance(sub, jax.extend.core.Jaxpr):
+                    names |= _primitives(sub)
+    return names
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_a_traced_step_holds_no_host_callback(case):
+    """Zero overhead inside jit: the traced step is the computation alone, no check with a callback.
+
+    A host callback costs about a microsecond per `lax.scan` iteration on CPU and makes
+    every jitted call wait for its result; the fingerprint is checked eagerly and by
+    `ss.verify` instead.
+    """
+    sched = case.build()
+    metric = jnp.asarray(1.0, sched.lr.dtype)
+    names = _primitives(jax.make_jaxpr(lambda s, m: s.step(m))(sched, metric).jaxpr)
+    callbacks = {name for name in names if "callback" in name}
+    if any(type(node).__name__ in _RAISING_STEP for node in walk(sched)):
+        assert callbacks, "the check past the end / on a non-finite lr must stay"
+    else:
+        assert not callbacks, f"{case!r}: {sorted(names)}"
 
 
 # ----------------------------------------------------------------------------------------
