@@ -4,6 +4,7 @@ import abc
 import dataclasses
 import functools
 import operator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import equinox as eqx
@@ -60,11 +61,28 @@ def _mismatch_message(cls: type, child: type | None = None) -> str:
     return f"`{cls.__name__}.step`{inner}: {MISMATCH}"
 
 
+def _own_state(node: "AbstractScheduler") -> tuple:
+    """The state arrays of one scheduler, a composite's children excepted."""
+    return tuple(getattr(node, name) for name in type(node)._state_fields if name != "schedulers")
+
+
 @jax.jit
 def _advance_state(scheduler: "AbstractScheduler", metric: Any) -> tuple:
-    """The generic compiled step: the whole scheduler goes in as a pytree."""
-    new = scheduler._advance(metric)
-    return tuple(getattr(new, name) for name in type(scheduler)._state_fields)
+    """The compiled step of a composite: the scheduler goes in as a pytree.
+
+    Only state comes out, each scheduler's in `walk` order: every output array costs
+    about 1.5 µs of an eager call, and the children's configuration does not change.
+    """
+    return tuple(_own_state(node) for node in walk(scheduler._advance(metric)))
+
+
+def _rebuild(old: "AbstractScheduler", states: Iterator[tuple]) -> "AbstractScheduler":
+    """`old` (and its children, in `walk` order) with the state taken from `states`."""
+    names = [name for name in type(old)._state_fields if name != "schedulers"]
+    new = replace(old, **dict(zip(names, next(states))))
+    if "schedulers" in type(old)._state_fields:
+        _dict_of(new)["schedulers"] = tuple(_rebuild(child, states) for child in old.schedulers)
+    return new
 
 
 # Equinox routes every attribute access through a Python `__getattribute__`; reading the
@@ -104,7 +122,7 @@ class _ClassInfo:
         self.composite = issubclass(cls, _Composite)
         self.kernels: dict[tuple, _Kernel] = {}
         if self.composite:
-            self.kernels[()] = _Kernel(_advance_state, _gather_self, cls._state_fields)
+            self.kernels[()] = _Kernel(_advance_state, _gather_self, ())
 
 
 _INFO: dict[type, _ClassInfo] = {}
@@ -197,16 +215,12 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
             if message in text:
                 raise ValueError(message) from None
         raise
+    if entry.expected is None:
+        return _rebuild(self, iter(values))
     new = object.__new__(type(self))
     new_fields = _dict_of(new)
     new_fields.update(fields)
     new_fields.update(zip(entry.outputs, values))
-    if entry.expected is None:
-        # The children come back from the compiled step as new modules holding copies of
-        # their fingerprint leaves; put the checked leaves back so the next step's check
-        # is an identity comparison again.
-        for old_node, new_node in zip(walk(self), walk(new)):
-            _dict_of(new_node)["fingerprint"] = _dict_of(old_node)["fingerprint"]
     return new
 
 
