@@ -172,6 +172,32 @@ HANDPICKED = [
     ),
     # torch's odd chained cosine: past T_max it adds an increment that ignores the other factor.
     (S("ChainedScheduler", {}, [S("CosineAnnealingLR", dict(T_max=10)), S("ExponentialLR", dict(gamma=0.9))]), 0.1, 60),
+    # A LinearLR ramping to 0 after a cosine restart: its last multiplier is exactly 0
+    # (torch's form of it, in float32, was an ulp of 1 away; found by hypothesis).
+    (
+        S(
+            "ChainedScheduler",
+            {},
+            [
+                S("CosineAnnealingLR", dict(T_max=1)),
+                S("LinearLR", dict(start_factor=0.9707307148810336, end_factor=0.0, total_iters=4)),
+            ],
+        ),
+        0.1,
+        8,
+    ),
+    (
+        S(
+            "ChainedScheduler",
+            {},
+            [
+                S("CosineAnnealingLR", dict(T_max=3)),
+                S("LinearLR", dict(start_factor=0.7, end_factor=1e-3, total_iters=50)),
+            ],
+        ),
+        0.1,
+        80,
+    ),
     # The chained multipliers stay exact after the cumulative factor underflows float32.
     (
         S("ChainedScheduler", {}, [S("StepLR", dict(step_size=1, gamma=0.25)), S("CosineAnnealingLR", dict(T_max=4))]),

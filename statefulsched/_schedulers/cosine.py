@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractOverridingScheduler, AbstractScheduler, replace
-from .._numerics import as_int, half_cosine
+from .._numerics import as_int, floor_divmod, half_cosine, half_cosine_pair
 from .._validation import integer, real
 from ._common import start
 
@@ -68,8 +68,10 @@ class CosineAnnealingLR(AbstractScheduler):
     def _chain(self, lr: Array, metric: Any) -> tuple["CosineAnnealingLR", Array]:
         del metric
         t = self.last_epoch + 1
-        wrap = (t - 1 - self.T_max) % (2 * self.T_max) == 0
-        rise = (self.base_lr - self.eta_min) * jnp.sin(jnp.pi / (2 * self.T_max.astype(lr.dtype))) ** 2
+        # torch's `(t - 1 - T_max) % (2 T_max) == 0`: `t - 1` an odd multiple of `T_max`.
+        half_periods, rem = floor_divmod(t - 1, self.T_max)
+        wrap = (rem == 0) & ((half_periods & 1) == 1)
+        rise = (self.base_lr - self.eta_min) * half_cosine_pair(jnp.ones_like(t), self.T_max)[1]
         below = half_cosine(t - 1, self.T_max)
         ratio = half_cosine(t, self.T_max) / jnp.where(wrap, 1.0, below)
         new_lr = jnp.where(wrap, lr + rise, ratio * (lr - self.eta_min) + self.eta_min)
@@ -124,7 +126,7 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
         self.last_epoch = as_int(0)
         self.T_cur = as_int(0)
         self.T_i = self.T_0
-        self.lr = self.eta_min + (self.base_lr - self.eta_min) * half_cosine(self.T_cur, self.T_i)
+        self.lr = self.eta_min + (self.base_lr - self.eta_min) * half_cosine_pair(self.T_cur, self.T_i)[0]
 
     def _advance(self, metric: Any) -> "CosineAnnealingWarmRestarts":
         del metric
@@ -132,5 +134,6 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
         restart = t_cur >= self.T_i
         t_cur = jnp.where(restart, t_cur - self.T_i, t_cur)
         t_i = jnp.where(restart, self.T_i * self.T_mult, self.T_i)
-        lr = self.eta_min + (self.base_lr - self.eta_min) * half_cosine(t_cur, t_i)
+        # `0 <= t_cur < t_i`, so no reduction is needed.
+        lr = self.eta_min + (self.base_lr - self.eta_min) * half_cosine_pair(t_cur, t_i)[0]
         return replace(self, last_epoch=self.last_epoch + 1, T_cur=t_cur, T_i=t_i, lr=lr)

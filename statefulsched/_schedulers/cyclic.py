@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._base import AbstractOverridingScheduler, replace
-from .._numerics import as_int, log_of, pow_via_log
+from .._numerics import as_int, floor_divmod, log_of, pow_via_log
 from .._validation import choice, deprecated_verbose, integer, is_traced, no_resume, per_group, real
 from ._common import cycled_groups
 
@@ -119,8 +119,8 @@ class CyclicLR(AbstractOverridingScheduler):
     def _values(self, t: Int[Array, ""]) -> tuple[Array, Array | None]:
         dtype = self.base_lr.dtype
         total = self.step_size_up + self.step_size_down
-        r = t % total
-        cycle = (1 + t // total).astype(dtype)
+        cycles, r = floor_divmod(t, total)
+        cycle = (1 + cycles).astype(dtype)
         up, down = self.step_size_up.astype(dtype), self.step_size_down.astype(dtype)
         height = jnp.where(r <= self.step_size_up, r.astype(dtype) / up, (total - r).astype(dtype) / down)
         if self.scale_fn is not None:

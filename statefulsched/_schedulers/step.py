@@ -7,7 +7,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractMultiplicativeScheduler
-from .._numerics import as_int, log_of, pow_via_log
+from .._numerics import as_int, floor_divmod, log_of, pow_via_log
 from .._validation import fail, integer, is_traced, real
 from ._common import start
 
@@ -52,10 +52,10 @@ class StepLR(AbstractMultiplicativeScheduler):
         self.lr = self.base_lr * StepLR._factor_at(self, self.last_epoch)
 
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
-        return pow_via_log(self.log_gamma, t // self.step_size)
+        return pow_via_log(self.log_gamma, floor_divmod(t, self.step_size)[0])
 
     def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
-        return jnp.where(t % self.step_size == 0, self.gamma, jnp.ones_like(self.gamma))
+        return jnp.where(floor_divmod(t, self.step_size)[1] == 0, self.gamma, jnp.ones_like(self.gamma))
 
 
 class MultiStepLR(AbstractMultiplicativeScheduler):

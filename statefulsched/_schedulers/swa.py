@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractScheduler, replace
-from .._numerics import as_int
+from .._numerics import as_int, half_cosine_pair
 from .._validation import choice, integer, per_group
 from ._common import start
 
@@ -71,10 +71,12 @@ class SWALR(AbstractScheduler):
         step = jnp.where(self.anneal_epochs == 0, jnp.maximum(k, 1), k) - back
         total = jnp.maximum(1, self.anneal_epochs)
         done = jnp.clip(step, 0, total)
+        if self.anneal_strategy == "cos":
+            # `alpha = sin(pi x / 2)**2` and `1 - alpha = cos(pi x / 2)**2`.
+            rest, alpha = half_cosine_pair(done, total)
+            return alpha, rest
         x = done.astype(dtype) / total.astype(dtype)
         rest = (total - done).astype(dtype) / total.astype(dtype)
-        if self.anneal_strategy == "cos":
-            return jnp.sin(0.5 * jnp.pi * x) ** 2, jnp.sin(0.5 * jnp.pi * rest) ** 2
         return x, rest
 
     def _advance(self, metric: Any) -> "SWALR":

@@ -104,8 +104,14 @@ class LinearLR(AbstractMultiplicativeScheduler):
         return self.start_factor * weight_start + self.end_factor * weight_end
 
     def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        # torch's `1 + (e - s) / (s T + (t - 1)(e - s))`, which is `factor(t) / factor(t - 1)`,
+        # computed as that ratio of weighted sums (`T` times the factors): all terms are
+        # `>= 0`, so nothing cancels. torch's form, in float32, leaves an error of an ulp of 1
+        # where the multiplier should be 0 or tiny (`end_factor=0` at the last step).
         dtype = self.start_factor.dtype
-        slope = self.end_factor - self.start_factor
-        denominator = self.total_iters.astype(dtype) * self.start_factor + (t - 1).astype(dtype) * slope
-        ramp = 1.0 + slope / jnp.where(t > self.total_iters, 1.0, denominator)
-        return jnp.where(t > self.total_iters, jnp.ones_like(ramp), ramp)
+        live = jnp.minimum(t, self.total_iters)  # past the end the multiplier is 1
+        after = self.start_factor * (self.total_iters - live).astype(dtype) + self.end_factor * live.astype(dtype)
+        before = self.start_factor * (self.total_iters - live + 1).astype(dtype) + self.end_factor * (live - 1).astype(
+            dtype
+        )
+        return jnp.where(t > self.total_iters, jnp.ones_like(after), after / before)
