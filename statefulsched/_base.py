@@ -1,9 +1,11 @@
 """The scheduler base classes and the fast eager `step`."""
 
 import abc
+import contextlib
 import dataclasses
 import functools
 import operator
+import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -56,6 +58,34 @@ def normalise_metric(metric: Any) -> Any:
     return np.asarray(float(metric), dtype=dtype)
 
 
+_CHECKS = threading.local()
+
+
+@contextlib.contextmanager
+def runtime_checks():
+    """While tracing under this, schedulers add their runtime checks (`eqx.error_if`).
+
+    A runtime check is a conditional holding a host callback. Inside a jitted train step
+    it would run on every step: on CPU a program holding one executes synchronously, so the
+    Python work of the next call no longer overlaps it (about 5% of a small MLP's step),
+    and in a `lax.scan` it costs about a microsecond per iteration. So checks are compiled
+    into the programs that run once per call from Python (the eager `step`, `values`),
+    where they make torch's errors appear, and left out of a `step` traced into a larger
+    program. See `OneCycleLR` for what a scheduler does instead there.
+    """
+    previous = getattr(_CHECKS, "on", False)
+    _CHECKS.on = True
+    try:
+        yield
+    finally:
+        _CHECKS.on = previous
+
+
+def runtime_checks_on() -> bool:
+    """Whether the computation being traced should include runtime checks (see `runtime_checks`)."""
+    return getattr(_CHECKS, "on", False)
+
+
 def _mismatch_message(cls: type, child: type | None = None) -> str:
     inner = "" if child is None else f" (its child `{child.__name__}`)"
     return f"`{cls.__name__}.step`{inner}: {MISMATCH}"
@@ -73,7 +103,9 @@ def _advance_state(scheduler: "AbstractScheduler", metric: Any) -> tuple:
     Only state comes out, each scheduler's in `walk` order: every output array costs
     about 1.5 µs of an eager call, and the children's configuration does not change.
     """
-    return tuple(_own_state(node) for node in walk(scheduler._advance(metric)))
+    with runtime_checks():
+        new = scheduler._advance(metric)
+    return tuple(_own_state(node) for node in walk(new))
 
 
 def _rebuild(old: "AbstractScheduler", states: Iterator[tuple]) -> "AbstractScheduler":
@@ -165,7 +197,8 @@ def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> _Kernel:
             module.__dict__.update(zip(info.static, statics))
             module.__dict__.update(dict.fromkeys(nones))
             module.__dict__.update(zip(arrays, values[:-1]))
-            new = module._advance(values[-1])
+            with runtime_checks():
+                new = module._advance(values[-1])
             return tuple(getattr(new, name) for name in outputs)
 
         getter = operator.itemgetter(*arrays)  # a tuple: every scheduler has >= 2 arrays
@@ -193,6 +226,12 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     adds nothing to the program but the step itself.
     """
     fields = _dict_of(self)
+    if metric is not None:
+        metric = normalise_metric(metric)
+    if isinstance(fields["last_epoch"], jax.core.Tracer) or isinstance(metric, jax.core.Tracer):
+        # Traced into a larger computation: the step itself, nothing else (no fingerprint
+        # check, no runtime checks: see `runtime_checks`).
+        return self._advance(metric)
     entry = _kernel_for(self, fields)
     kernel, arguments = entry.run, entry.gather(fields, self)
     if entry.expected is None:
@@ -203,8 +242,6 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
             if np.any(np.asarray(leaf) != entry.expected):
                 raise ValueError(entry.message)
             entry.verified = leaf
-    if metric is not None:
-        metric = normalise_metric(metric)
     try:
         values = kernel(*arguments, metric)
     except Exception as e:

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Int
 
-from ._base import _RUNTIME_ERRORS, AbstractScheduler, replace, uses_metric
+from ._base import _RUNTIME_ERRORS, AbstractScheduler, replace, runtime_checks, uses_metric
 from ._fingerprint import MISMATCH, mismatched, walk
 from ._optax._common import Value, pick
 
@@ -74,6 +74,13 @@ def _check(scheduler: Any, n: Any, value: Any, group: Any) -> int:
 
 @functools.partial(jax.jit, static_argnames=("n", "value", "group"))
 def _curve(scheduler: AbstractScheduler, n: int, value: Value, group: int | None) -> Array:
+    # One call computes the whole curve, so its runtime checks (a `OneCycleLR` asked for
+    # values past its end) cost once per call, not per step.
+    with runtime_checks():
+        return _curve_unchecked(scheduler, n, value, group)
+
+
+def _curve_unchecked(scheduler: AbstractScheduler, n: int, value: Value, group: int | None) -> Array:
     now = pick(scheduler, value, group)
     if n == 0:
         return jnp.zeros((0, *now.shape), now.dtype)

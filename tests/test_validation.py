@@ -565,17 +565,26 @@ def test_onecycle_past_end_matches_torch_step_count():
         ours.step()
 
 
-def test_onecycle_past_end_raises_under_jit_and_scan():
+def test_onecycle_past_end_holds_its_last_values_when_traced():
+    """Traced into a larger program, a step past the end holds step `total_steps`'s values.
+
+    (A check there would be a host callback on every step; see `OneCycleLR`'s docstring.)
+    """
     total_steps = 9
     step = jax.jit(lambda s: s.step())
     sched = ss.OneCycleLR([0.1, 0.2], total_steps=total_steps)
-    lrs = []
+    lrs, momenta = [], []
     for _ in range(total_steps):
         sched = step(sched)
         lrs.append(np.asarray(sched.lr))
+        momenta.append(np.asarray(sched.momentum))
     assert np.isfinite(lrs).all()
-    with pytest.raises(RUNTIME_ERRORS, match="total_steps"):
-        jax.block_until_ready(step(sched).lr)
+    past = step(step(sched))
+    np.testing.assert_array_equal(np.asarray(past.lr), lrs[-1])
+    np.testing.assert_array_equal(np.asarray(past.momentum), momenta[-1])
+    assert int(past.last_epoch) == total_steps + 2  # the overrun shows
+    with pytest.raises(ValueError, match="total_steps"):
+        sched.step()  # eagerly, torch's error
 
     def body(s, _):
         s = s.step()
@@ -584,8 +593,9 @@ def test_onecycle_past_end_raises_under_jit_and_scan():
     start = ss.OneCycleLR([0.1, 0.2], total_steps=total_steps)
     _, ok = jax.lax.scan(body, start, None, length=total_steps)
     np.testing.assert_array_equal(np.asarray(ok), np.asarray(lrs))
-    with pytest.raises(RUNTIME_ERRORS, match="total_steps"):
-        jax.block_until_ready(jax.lax.scan(body, start, None, length=total_steps + 1))
+    _, longer = jax.lax.scan(body, start, None, length=total_steps + 3)
+    np.testing.assert_array_equal(np.asarray(longer)[:total_steps], np.asarray(lrs))
+    np.testing.assert_array_equal(np.asarray(longer)[total_steps:], np.stack([lrs[-1]] * 3))
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from .._base import AbstractOverridingScheduler, replace, runtime_error
+from .._base import AbstractOverridingScheduler, replace, runtime_checks_on, runtime_error
 from .._numerics import as_float, as_int, half_cosine_pct
 from .._validation import choice, deprecated_verbose, fail, integer, is_traced, no_resume, per_group, real
 from ._common import cycled_groups
@@ -59,9 +59,14 @@ class OneCycleLR(AbstractOverridingScheduler):
 
     **Stepping past the end:** like torch, the step numbered `total_steps` extrapolates
     the last phase one step beyond its end (with the linear strategy and `pct_start=0`
-    this can even give a negative lr, as in torch); and like torch, `total_steps` steps are allowed after
-    construction and the next one raises `ValueError` eagerly; under `jax.jit` it raises
-    through `eqx.error_if` instead of producing a wrong lr.
+    this can even give a negative lr, as in torch); and like torch, `total_steps` steps
+    are allowed after construction and the next eager `step` raises `ValueError` (as does
+    `values(n)` reaching past the end). A `step` traced into a larger program (a jitted
+    train step, a `lax.scan`) holds the lr and momentum of step `total_steps` instead of
+    raising: a check there would be a host callback on every step, which on CPU makes
+    each call wait for its result (about 5% of a small MLP's train step) and in a scan
+    costs about a microsecond per iteration. `last_epoch` keeps counting, so
+    `sched.last_epoch > sched.total_steps` shows an overrun.
     """
 
     initial_lr: Float[Array, "*groups"]
@@ -165,6 +170,10 @@ class OneCycleLR(AbstractOverridingScheduler):
         return start * left + end * pct
 
     def _values(self, t: Int[Array, ""]) -> tuple[Array, Array | None]:
+        # Past the end, a step traced into a larger program holds the values of the last
+        # allowed step (`total_steps`); eagerly the check below raises first.
+        past_end = t > self.total_steps
+        t = jnp.minimum(t, self.total_steps)
         phases = _THREE_PHASES if self.three_phase else _TWO_PHASES
         named_lr = {"initial": self.initial_lr, "max": self.max_lr, "min": self.min_lr}
         named_m = {"base": self.base_momentum, "max": self.max_momentum}
@@ -191,16 +200,15 @@ class OneCycleLR(AbstractOverridingScheduler):
             )
         lr_start, lr_end, m_start, m_end = ends
         zero_phase = length == 0
+        # A phase of zero length (torch divides by zero there) counts as done: its end value.
         safe = jnp.where(zero_phase, 1.0, length)
-        pct, left = done / safe, to_go / safe
+        pct = jnp.where(zero_phase, 1.0, done / safe)
+        left = jnp.where(zero_phase, 0.0, to_go / safe)
         lr = self._anneal(lr_start, lr_end, pct, left)
         momentum = None if self.base_momentum is None else self._anneal(m_start, m_end, pct, left)
-        # One check for both errors: each `error_if` is a conditional holding a host
-        # callback, which costs about a microsecond per iteration of a `lax.scan` on CPU.
-        past_end = t > self.total_steps
-        lr, momentum = eqx.branched_error_if(
-            (lr, momentum), past_end | zero_phase, jnp.where(past_end, 0, 1), (PAST_END, ZERO_PHASE)
-        )
+        if runtime_checks_on():  # the eager `step` and `values`: torch's errors
+            lr, momentum = eqx.error_if((lr, momentum), past_end, PAST_END)
+            lr, momentum = eqx.error_if((lr, momentum), zero_phase, ZERO_PHASE)
         return lr, momentum
 
     def _advance(self, metric: Any) -> "OneCycleLR":

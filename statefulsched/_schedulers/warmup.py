@@ -106,8 +106,8 @@ class LinearLR(AbstractMultiplicativeScheduler):
     def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
         # torch's `1 + (e - s) / (s T + (t - 1)(e - s))`, which is `factor(t) / factor(t - 1)`,
         # computed as that ratio of weighted sums (`T` times the factors): all terms are
-        # `>= 0`, so nothing cancels. torch's form, in float32, leaves an error of an ulp of 1
-        # where the multiplier should be 0 or tiny (`end_factor=0` at the last step).
+        # `>= 0`, so nothing cancels. torch's form leaves a residue (an ulp of 1: 6e-8 in
+        # float32) where the multiplier is 0, at the last step of a ramp to `end_factor=0`.
         dtype = self.start_factor.dtype
         live = jnp.minimum(t, self.total_iters)  # past the end the multiplier is 1
         after = self.start_factor * (self.total_iters - live).astype(dtype) + self.end_factor * live.astype(dtype)
