@@ -326,6 +326,8 @@ class AbstractScheduler(eqx.Module):
     _closed_form: ClassVar[bool] = False
     # Whether `step` needs a metric (`ReduceLROnPlateau`, and composites holding one).
     _uses_metric: ClassVar[bool] = False
+    # Whether `_advance` adds runtime checks when traced under `runtime_checks()`.
+    _has_runtime_checks: ClassVar[bool] = False
 
     step = _PlainMethod(_step)
 

@@ -74,8 +74,11 @@ def _check(scheduler: Any, n: Any, value: Any, group: Any) -> int:
 
 @functools.partial(jax.jit, static_argnames=("n", "value", "group"))
 def _curve(scheduler: AbstractScheduler, n: int, value: Value, group: int | None) -> Array:
-    # One call computes the whole curve, so its runtime checks (a `OneCycleLR` asked for
-    # values past its end) cost once per call, not per step.
+    # One call computes the whole curve, so the runtime checks of the schedulers that have
+    # them (a `OneCycleLR` asked for values past its end) cost once per call. The others run
+    # as in a traced `step` (e.g. a `SequentialLR` without a conditional per step).
+    if not any(type(node)._has_runtime_checks for node in walk(scheduler)):
+        return _curve_unchecked(scheduler, n, value, group)
     with runtime_checks():
         return _curve_unchecked(scheduler, n, value, group)
 

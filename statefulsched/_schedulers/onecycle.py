@@ -89,6 +89,7 @@ class OneCycleLR(AbstractOverridingScheduler):
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr", "momentum")
     _takes_lr: ClassVar[bool] = False
     _closed_form: ClassVar[bool] = True
+    _has_runtime_checks: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -1,5 +1,6 @@
 """`SequentialLR`: hand over from one scheduler to the next at milestones."""
 
+import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -8,7 +9,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from .._base import AbstractScheduler, _Composite, replace
+from .._base import AbstractScheduler, _Composite, replace, runtime_checks_on
 from .._numerics import as_int
 from .._validation import deprecated_verbose, fail, no_resume
 from ._children import check_children
@@ -78,6 +79,7 @@ class SequentialLR(_Composite):
 
         def branch(i: int):
             def run(children):
+                """The children after step `t` if child `i` is the active one (only it changes)."""
                 child = children[i]
                 if child._continues_shared_lr:
                     entered = child._enter(lr)
@@ -95,7 +97,23 @@ class SequentialLR(_Composite):
 
             return run
 
-        out = lax.switch(index, [branch(i) for i in range(len(self.schedulers))], self.schedulers)
+        branches = [branch(i) for i in range(len(self.schedulers))]
+        if runtime_checks_on() or len(branches) == 1:
+            # Only the active child is stepped: a child's runtime check (e.g. `OneCycleLR`
+            # past its end) must not fire for a child that is no longer active.
+            out = lax.switch(index, branches, self.schedulers)
+        else:
+            # Traced into a larger program: step every child and keep the active one's new
+            # state. A conditional costs more than the few scalar operations of its branches
+            # (about 25 ns per `lax.scan` iteration on CPU); under `vmap` a switch runs every
+            # branch anyway.
+            stepped = [run(self.schedulers) for run in branches]
+            out = jax.tree.map(
+                lambda *leaves: functools.reduce(
+                    lambda acc, i: jnp.where(index == i, leaves[i], acc), range(len(leaves) - 2, -1, -1), leaves[-1]
+                ),
+                *stepped,
+            )
         if standalone:
             # Stepped on its own, the active child's new `lr` field is the lr handed on. Reading
             # it back, rather than returning the lr from every branch as well, lets XLA compute
