@@ -68,10 +68,10 @@ def runtime_checks():
     A runtime check is a conditional holding a host callback. Inside a jitted train step
     it would run on every step: a program holding one executes synchronously, so the
     Python work of the next call no longer overlaps it, and on CPU it costs about a
-    microsecond per `lax.scan` iteration. So checks are compiled
-    into the programs that run once per call from Python (the eager `step`, `values`),
-    where they make torch's errors appear, and left out of a `step` traced into a larger
-    program. See `OneCycleLR` for what a scheduler does instead there.
+    microsecond per `lax.scan` iteration. So checks are compiled into the programs that
+    run once per call from Python (the eager `step`, `values`), where they make torch's
+    errors appear, and left out of a `step` traced into a larger program. See `OneCycleLR`
+    for what a scheduler does instead there.
     """
     previous = getattr(_CHECKS, "on", False)
     _CHECKS.on = True
