@@ -245,13 +245,10 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     try:
         values = kernel(*arguments, metric)
     except Exception as e:
-        # Checks made with `eqx.error_if` surface eagerly as an XLA runtime error carrying
-        # a long traceback; re-raise the message alone, as the `ValueError` torch raises.
-        text = str(e)
-        for message in _RUNTIME_ERRORS:
-            if message in text:
-                raise ValueError(message) from None
-        raise
+        error = as_value_error(e)
+        if error is None:
+            raise
+        raise error from None
     if entry.expected is None:
         return _rebuild(self, iter(values))
     new = object.__new__(type(self))
@@ -283,6 +280,19 @@ def runtime_error(message: str) -> str:
     if message not in _RUNTIME_ERRORS:
         _RUNTIME_ERRORS.append(message)
     return message
+
+
+def as_value_error(error: Exception) -> ValueError | None:
+    """The `ValueError` to raise for an error carrying a registered check's message, else `None`.
+
+    Checks made with `eqx.error_if` surface eagerly as an XLA runtime error with a long
+    traceback; the message alone is raised instead, as the `ValueError` torch raises.
+    """
+    text = str(error)
+    for message in _RUNTIME_ERRORS:
+        if message in text:
+            return ValueError(message)
+    return None
 
 
 def replace(module, **changes):

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Int
 
-from ._base import _RUNTIME_ERRORS, AbstractScheduler, replace, runtime_checks, uses_metric
+from ._base import AbstractScheduler, as_value_error, replace, runtime_checks, uses_metric
 from ._fingerprint import MISMATCH, mismatched, walk
 from ._optax._common import Value, pick
 
@@ -139,10 +139,7 @@ def values(scheduler: AbstractScheduler, n: int, *, value: Value = "lr", group: 
     try:
         return _curve(scheduler, n=n, value=value, group=group)
     except Exception as e:
-        # As in the eager `step`: a check made with `eqx.error_if` surfaces eagerly as an XLA
-        # runtime error with a long traceback; re-raise the message alone.
-        text = str(e)
-        for message in _RUNTIME_ERRORS:
-            if message in text:
-                raise ValueError(message) from None
-        raise
+        error = as_value_error(e)  # as in the eager `step`
+        if error is None:
+            raise
+        raise error from None
