@@ -11,7 +11,7 @@ from jaxtyping import Array, ArrayLike, Int
 
 from ._base import AbstractScheduler, as_value_error, replace, runtime_checks, uses_metric
 from ._fingerprint import MISMATCH, mismatched, walk
-from ._optax._common import Value, pick
+from ._optax._common import Value, check_value, pick
 
 
 def jump(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractScheduler:
@@ -57,18 +57,7 @@ def _check(scheduler: Any, n: Any, value: Any, group: Any) -> int:
         ) from None
     if n < 0:
         raise ValueError(f"`values(n=...)` must be a non-negative integer, got {n}.")
-    if value not in ("lr", "momentum"):
-        raise ValueError(f'`values(value=...)` must be "lr" or "momentum", got {value!r}.')
-    if value == "momentum" and getattr(scheduler, "momentum", None) is None:
-        raise ValueError(
-            f'`values(value="momentum")`: `{name}` cycles no momentum '
-            "(only `CyclicLR` and `OneCycleLR` with `cycle_momentum=True` do)."
-        )
-    if group is not None:
-        shape = jnp.shape(getattr(scheduler, value))
-        if shape == () or isinstance(group, bool) or not isinstance(group, int) or not 0 <= group < shape[0]:
-            groups = "one param group (pass `group=None`)" if shape == () else f"{shape[0]} param groups"
-            raise ValueError(f"`values(group=...)` must index a param group; `{name}` has {groups}, got {group!r}.")
+    check_value("values", scheduler, value, group)
     return n
 
 

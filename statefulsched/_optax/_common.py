@@ -29,27 +29,34 @@ def initial_state(scheduler: AbstractScheduler) -> ScheduleState:
     return ScheduleState(scheduler=scheduler, count=as_int(0), mean=as_float(0.0))
 
 
-def check_target(call: str, scheduler: Any, value: Any, group: Any, accumulation_size: Any) -> None:
-    """Validate the arguments every adapter shares."""
-    if not isinstance(scheduler, AbstractScheduler):
-        raise TypeError(f"`{call}` takes a statefulsched scheduler, got {type(scheduler).__name__}.")
+def check_value(call: str, scheduler: AbstractScheduler, value: Any, group: Any) -> None:
+    """`value` names a value the scheduler has; `group`, unless `None`, one of its param groups."""
+    name = type(scheduler).__name__
     if value not in ("lr", "momentum"):
         raise ValueError(f'`{call}(value=...)` must be "lr" or "momentum", got {value!r}.')
     if value == "momentum" and getattr(scheduler, "momentum", None) is None:
         raise ValueError(
-            f'`{call}(value="momentum")`: `{type(scheduler).__name__}` cycles no momentum '
+            f'`{call}(value="momentum")`: `{name}` cycles no momentum '
             "(only `CyclicLR` and `OneCycleLR` with `cycle_momentum=True` do)."
         )
+    if group is not None:
+        shape = jnp.shape(getattr(scheduler, value))
+        if shape == () or isinstance(group, bool) or not isinstance(group, int) or not 0 <= group < shape[0]:
+            groups = "one param group (pass `group=None`)" if shape == () else f"{shape[0]} param groups"
+            raise ValueError(f"`{call}(group=...)` must index a param group; `{name}` has {groups}, got {group!r}.")
+
+
+def check_target(call: str, scheduler: Any, value: Any, group: Any, accumulation_size: Any) -> None:
+    """Validate the arguments every adapter shares."""
+    if not isinstance(scheduler, AbstractScheduler):
+        raise TypeError(f"`{call}` takes a statefulsched scheduler, got {type(scheduler).__name__}.")
+    check_value(call, scheduler, value, group)
     shape = jnp.shape(getattr(scheduler, value))
-    if group is None:
-        if shape != ():
-            raise ValueError(
-                f"`{call}(group=...)`: `{type(scheduler).__name__}` has {shape[0]} param groups and an optax "
-                "hyperparameter takes one value; pass `group=i` to use group `i`."
-            )
-    elif shape == () or isinstance(group, bool) or not isinstance(group, int) or not 0 <= group < shape[0]:
-        groups = "one param group (pass `group=None`)" if shape == () else f"{shape[0]} param groups"
-        raise ValueError(f"`{call}(group=...)` must index a param group; the scheduler has {groups}, got {group!r}.")
+    if group is None and shape != ():
+        raise ValueError(
+            f"`{call}(group=...)`: `{type(scheduler).__name__}` has {shape[0]} param groups and an optax "
+            "hyperparameter takes one value; pass `group=i` to use group `i`."
+        )
     if isinstance(accumulation_size, bool) or not isinstance(accumulation_size, int) or accumulation_size < 1:
         raise ValueError(f"`{call}(accumulation_size=...)` must be a positive integer, got {accumulation_size!r}.")
 
