@@ -16,7 +16,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from ._fingerprint import MISMATCH, describe_static, fingerprint, mismatched, static_config, walk
+from ._fingerprint import MISMATCH, describe_static, fingerprint, mismatch, static_config, walk
 from ._numerics import INT_DTYPE, float_dtype
 
 Metric = ArrayLike | float | None
@@ -86,9 +86,8 @@ def runtime_checks_on() -> bool:
     return getattr(_CHECKS, "on", False)
 
 
-def _mismatch_message(cls: type, child: type | None = None) -> str:
-    inner = "" if child is None else f" (its child `{child.__name__}`)"
-    return f"`{cls.__name__}.step`{inner}: {MISMATCH}"
+def _mismatch_message(cls: type, where: str = "") -> str:
+    return f"`{cls.__name__}.step`{where}: {MISMATCH}"
 
 
 def _own_state(node: "AbstractScheduler") -> tuple:
@@ -266,9 +265,9 @@ def _check_composite(scheduler: "AbstractScheduler", entry: _Kernel) -> None:
         return
     if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
         return
-    bad = mismatched(scheduler)
-    if bad:
-        raise ValueError(_mismatch_message(type(scheduler), None if bad[0] is scheduler else type(bad[0])))
+    where = mismatch(scheduler)
+    if where is not None:
+        raise ValueError(_mismatch_message(type(scheduler), where))
     entry.verified = leaves
 
 

@@ -10,7 +10,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Int
 
 from ._base import AbstractScheduler, as_value_error, replace, runtime_checks, uses_metric
-from ._fingerprint import MISMATCH, mismatched, walk
+from ._fingerprint import MISMATCH, mismatch, traced, walk
 from ._optax._common import Value, check_value, pick
 
 
@@ -123,7 +123,7 @@ def values(scheduler: AbstractScheduler, n: int, *, value: Value = "lr", group: 
     """
     n = _check(scheduler, n, value, group)
     # As `step` does: a concrete scheduler's fingerprint is checked (see `statefulsched.verify`).
-    if not any(isinstance(node.fingerprint, jax.core.Tracer) for node in walk(scheduler)) and mismatched(scheduler):
+    if not traced(scheduler) and mismatch(scheduler) is not None:
         raise ValueError(f"`values` of a `{type(scheduler).__name__}`: {MISMATCH}")
     try:
         return _curve(scheduler, n=n, value=value, group=group)

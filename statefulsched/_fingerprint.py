@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import jax
 import numpy as np
 
 
@@ -76,12 +77,22 @@ def walk(scheduler: Any) -> Iterator[Any]:
         nodes.extend(reversed(getattr(node, "schedulers", ())))
 
 
-def mismatched(scheduler: Any) -> list[Any]:
-    """The schedulers in a concrete `scheduler` whose fingerprint leaf is not the expected one.
+def traced(scheduler: Any) -> bool:
+    """Whether any fingerprint leaf in `scheduler` is a tracer (its value is not known yet)."""
+    return any(isinstance(node.fingerprint, jax.core.Tracer) for node in walk(scheduler))
 
-    A batch built with `jax.vmap` has one leaf per member; every member must match.
+
+def mismatch(scheduler: Any) -> str | None:
+    """Where a concrete `scheduler`'s fingerprint leaves differ from the expected ones, if anywhere.
+
+    `None` if all match; `""` if the scheduler's own leaf differs; `" (its child `Name`)"`
+    for the first child that differs. A batch built with `jax.vmap` has one leaf per
+    member; every member must match.
     """
-    return [node for node in walk(scheduler) if np.any(np.asarray(node.fingerprint) != expected_fingerprint(node))]
+    for node in walk(scheduler):
+        if np.any(np.asarray(node.fingerprint) != expected_fingerprint(node)):
+            return "" if node is scheduler else f" (its child `{type(node).__name__}`)"
+    return None
 
 
 MISMATCH = (

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from ._base import AbstractScheduler
-from ._fingerprint import MISMATCH, expected_fingerprint, mismatched, walk
+from ._fingerprint import MISMATCH, expected_fingerprint, mismatch, traced, walk
 
 Tree = TypeVar("Tree")
 
@@ -41,20 +41,19 @@ def verify(tree: Tree) -> Tree:
     """
     leaves = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_scheduler)[0]
     schedulers = [(path, leaf) for path, leaf in leaves if _is_scheduler(leaf)]
-    traced = []
+    pending = []  # traced: checked in the program
     for path, scheduler in schedulers:
         where = f"`{type(scheduler).__name__}`" + (f" at `{jax.tree_util.keystr(path)}`" if path else "")
-        if any(isinstance(node.fingerprint, jax.core.Tracer) for node in walk(scheduler)):
-            traced.append((scheduler, where))
+        if traced(scheduler):
+            pending.append((scheduler, where))
             continue
-        bad = mismatched(scheduler)
-        if bad:
-            inner = "" if bad[0] is scheduler else f" (its child `{type(bad[0]).__name__}`)"
+        inner = mismatch(scheduler)
+        if inner is not None:
             raise ValueError(f"`statefulsched.verify`: the {where}{inner}: {MISMATCH}")
-    if not traced:
+    if not pending:
         return tree
     arrays, static = eqx.partition(tree, eqx.is_array)
-    for scheduler, where in traced:
+    for scheduler, where in pending:
         bad = jnp.any(jnp.stack([jnp.any(node.fingerprint != expected_fingerprint(node)) for node in walk(scheduler)]))
         arrays = eqx.error_if(arrays, bad, f"`statefulsched.verify`: the {where}: {MISMATCH}")
     return eqx.combine(arrays, static)
