@@ -28,7 +28,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -42,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import jaxlib  # noqa: E402
 import torch  # noqa: E402
+from _machine import machine_info  # noqa: E402
 
 import statefulsched as ss  # noqa: E402
 
@@ -270,27 +269,6 @@ def build_cases() -> list[Case]:
 # --------------------------------------------------------------------------------------
 # Running and reporting.
 # --------------------------------------------------------------------------------------
-
-
-def machine_info() -> dict:
-    try:
-        load = os.getloadavg()
-    except OSError:  # not on every platform
-        load = None
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "jax_backend": jax.default_backend(),
-        "jax_x64": bool(jax.config.jax_enable_x64),
-        "equinox": eqx.__version__,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "loadavg_at_start": load,
-    }
 
 
 def run(cases: list[Case], steps: int, rounds: int, warmup: int) -> None:

@@ -32,7 +32,6 @@ import contextlib
 import gc
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -46,13 +45,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import jaxlib  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 import torch  # noqa: E402
+from _machine import machine_info  # noqa: E402
 from jax import lax  # noqa: E402
 from torch.optim import lr_scheduler as tls  # noqa: E402
 from torch.optim import swa_utils  # noqa: E402
@@ -991,28 +989,6 @@ def report_memory(result: dict, sizes: Sizes) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def machine_info() -> dict:
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = None
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "jax_backend": jax.default_backend(),
-        "equinox": eqx.__version__,
-        "optax": optax.__version__,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "eqx_on_error": os.environ.get("EQX_ON_ERROR", "raise"),
-        "loadavg_at_start": load,
-    }
-
-
 def targets(results: dict) -> list[str]:
     """The targets of issue 5, checked against this run's medians."""
 
@@ -1084,7 +1060,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = QUICK if args.quick else FULL
 
     warnings.simplefilter("ignore")  # torch's deprecation and call-order warnings
-    info = machine_info()
+    info = machine_info(optax=optax.__version__, eqx_on_error=os.environ.get("EQX_ON_ERROR", "raise"))
     load = info["loadavg_at_start"]
     print("# statefulsched performance (issue 5)" + (" — QUICK smoke run, not for publication" if args.quick else ""))
     print()
