@@ -7,6 +7,8 @@ from ._base import AbstractOverridingScheduler as AbstractOverridingScheduler
 from ._base import AbstractScheduler as AbstractScheduler
 from ._checkpoint import load as load
 from ._checkpoint import save as save
+from ._partition import combine as combine
+from ._partition import partition as partition
 from ._schedulers.chained import ChainedScheduler as ChainedScheduler
 from ._schedulers.cosine import CosineAnnealingLR as CosineAnnealingLR
 from ._schedulers.cosine import CosineAnnealingWarmRestarts as CosineAnnealingWarmRestarts

@@ -396,23 +396,34 @@ class AbstractScheduler(eqx.Module):
         return load_state_dict(self, state_dict)
 
     # optax's `StatefulSchedule` protocol (`init`, `update`, `__call__`), so a scheduler can
-    # be handed to `optax.inject_hyperparams` as it is; its schedule state is the scheduler.
-    # There is deliberately no `__call__(count)`: optax would take that for a plain schedule.
+    # be handed to `optax.inject_hyperparams` as it is; its schedule state is the scheduler's
+    # state half. There is deliberately no `__call__(count)`: optax would take that for a
+    # plain schedule.
 
     def init(self) -> "AbstractScheduler":
-        """optax's `StatefulSchedule.init`: the schedule state, which is the scheduler itself.
+        """optax's `StatefulSchedule.init`: the schedule state, the scheduler's state half.
 
         With `optax.inject_hyperparams(optax.sgd)(learning_rate=sched)`, optax reads the lr
         with `__call__` before each update and steps the scheduler with `update` after it,
         so update `k` (counting from 0) uses the lr of the scheduler after `k` steps. A
         metric-watching scheduler steps on the `value=` extra argument of the update.
+
+        The optimizer state holds what [`statefulsched.partition`][] calls the state
+        (`last_epoch`, `lr`, counters); the hyperparameters stay with `sched`, which the
+        optimizer closes over, so a jitted train step carries only the state arrays and
+        XLA folds the hyperparameters as constants, as it does those of optax's schedules.
         """
-        return self
+        from ._partition import partition  # which builds on this module
+
+        return partition(self)[0]
 
     def update(self, state: "AbstractScheduler", **extra_args: Any) -> "AbstractScheduler":
         """optax's `StatefulSchedule.update`: `state` stepped once (on `extra_args["value"]`)."""
+        from ._partition import combine, partition  # which build on this module
+
         _check_schedule_state(self, state)
-        return state.step(metric_from(state, extra_args, "value"))
+        scheduler = combine(state, partition(self)[1])
+        return partition(scheduler.step(metric_from(scheduler, extra_args, "value")))[0]
 
     def __call__(self, state: "AbstractScheduler", **extra_args: Any) -> Array:
         """optax's `StatefulSchedule.__call__`: the lr held in `state` (one param group only)."""

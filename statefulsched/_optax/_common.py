@@ -8,6 +8,7 @@ from jaxtyping import Array, Float, Int
 
 from .._base import AbstractScheduler
 from .._numerics import as_float, as_int
+from .._partition import combine, partition
 
 Value = Literal["lr", "momentum"]
 
@@ -15,7 +16,9 @@ Value = Literal["lr", "momentum"]
 class ScheduleState(NamedTuple):
     """The state of a scheduler driven by optax updates.
 
-    - `scheduler`: the scheduler, stepped once every `accumulation_size` updates.
+    - `scheduler`: the scheduler's state half (`statefulsched.partition`), stepped once every
+        `accumulation_size` updates. Its configuration stays with the adapter, which the
+        optimizer closes over, so a jitted train step carries only the state arrays.
     - `count`: updates since its last step (`int32`).
     - `mean`: running mean of the metric over those updates (working float dtype).
     """
@@ -26,7 +29,8 @@ class ScheduleState(NamedTuple):
 
 
 def initial_state(scheduler: AbstractScheduler) -> ScheduleState:
-    return ScheduleState(scheduler=scheduler, count=as_int(0), mean=as_float(0.0))
+    state, _ = partition(scheduler)
+    return ScheduleState(scheduler=state, count=as_int(0), mean=as_float(0.0))
 
 
 def check_value(call: str, scheduler: AbstractScheduler, value: Any, group: Any) -> None:
@@ -67,14 +71,16 @@ def pick(scheduler: AbstractScheduler, value: Value, group: int | None) -> Array
     return array if group is None else array[group]
 
 
-def advance(state: ScheduleState, metric: Any, accumulation_size: int) -> ScheduleState:
+def advance(state: ScheduleState, config: AbstractScheduler, metric: Any, accumulation_size: int) -> ScheduleState:
     """Count one optax update; step the scheduler on the mean metric every `accumulation_size`.
 
+    `config` is the configuration half of the scheduler whose state half `state` holds.
     The running mean is updated the way `optax.contrib.reduce_on_plateau` updates its
     own, `(count * mean + metric) / (count + 1)`, so both see the same averaged values.
     """
+    scheduler = combine(state.scheduler, config)
     if accumulation_size == 1:
-        return state._replace(scheduler=state.scheduler.step(metric))
+        return state._replace(scheduler=partition(scheduler.step(metric))[0])
     count = state.count + 1
     mean = state.mean
     if metric is not None:
@@ -84,11 +90,11 @@ def advance(state: ScheduleState, metric: Any, accumulation_size: int) -> Schedu
         full,
         lambda s, m: s.step(m),
         lambda s, m: s,
-        state.scheduler,
+        scheduler,
         None if metric is None else mean,
     )
     return ScheduleState(
-        scheduler=scheduler,
+        scheduler=partition(scheduler)[0],
         count=jnp.where(full, 0, count).astype(state.count.dtype),
         mean=jnp.where(full, 0, mean).astype(mean.dtype),
     )

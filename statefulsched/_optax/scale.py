@@ -6,6 +6,7 @@ import jax
 import optax
 
 from .._base import AbstractScheduler, metric_from
+from .._partition import partition
 from ._common import ScheduleState, advance, check_target, initial_state, pick
 
 
@@ -22,7 +23,8 @@ def scale_by_scheduler(
     the counterpart of `optax.contrib.reduce_on_plateau` for any scheduler. Build the
     scheduler with `lr=1.0` to scale by its factor alone (`ReduceLROnPlateau(1.0, ...)`
     reduces the scale from 1). The state is a `ScheduleState` whose `scheduler` field
-    holds the scheduler.
+    holds the scheduler's state half ([`statefulsched.partition`][]); its configuration is
+    closed over.
 
     **Arguments:**
 
@@ -41,6 +43,7 @@ def scale_by_scheduler(
     Each update keeps its dtype (the scale is cast to it).
     """
     check_target("scale_by_scheduler", scheduler, "lr", group, accumulation_size)
+    _, config = partition(scheduler)
 
     def init_fn(params: Any) -> ScheduleState:
         del params
@@ -50,6 +53,6 @@ def scale_by_scheduler(
         del params
         scale = pick(state.scheduler, "lr", group)
         updates = jax.tree.map(lambda u: u * scale.astype(u.dtype), updates)
-        return updates, advance(state, metric_from(state.scheduler, extra_args, metric), accumulation_size)
+        return updates, advance(state, config, metric_from(state.scheduler, extra_args, metric), accumulation_size)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

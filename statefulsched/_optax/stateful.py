@@ -6,6 +6,7 @@ import equinox as eqx
 from jaxtyping import Array
 
 from .._base import AbstractScheduler, metric_from
+from .._partition import partition
 from ._common import ScheduleState, Value, advance, check_target, initial_state, pick
 
 
@@ -26,7 +27,7 @@ class StatefulScheduler(eqx.Module):
 
     def update(self, state: ScheduleState, **extra_args: Any) -> ScheduleState:
         metric = metric_from(state.scheduler, extra_args, self.metric)
-        return advance(state, metric, self.accumulation_size)
+        return advance(state, partition(self.scheduler)[1], metric, self.accumulation_size)
 
     def __call__(self, state: ScheduleState, **extra_args: Any) -> Array:
         del extra_args

@@ -1,0 +1,200 @@
+"""`ss.partition` / `ss.combine`: carrying only a scheduler's state through a jitted step.
+
+- the split is exact: the state half holds exactly the arrays `step` changes, combining gives
+  the scheduler back, and a composite's children are split alike;
+- a run with the configuration closed over steps like a run carrying the whole scheduler
+  (the same discrete state, lrs within a few ulp: XLA folds the constants), compiles once,
+  and passes only the state arrays in and out of the jitted call;
+- halves that do not belong together are refused by name.
+"""
+
+import io
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax import lax
+from test_compiled import CASES, _count_compiles, _metrics
+
+import statefulsched as ss
+from statefulsched._fingerprint import walk
+
+
+def _state_arrays(sched) -> list:
+    """The arrays of the state fields of every scheduler in `sched`, found by field name."""
+    out = []
+    for node in walk(sched):
+        for name in type(node)._state_fields:
+            if name != "schedulers":
+                out.extend(jax.tree_util.tree_leaves(getattr(node, name)))
+    return out
+
+
+def _outputs(sched) -> tuple:
+    return sched.lr, getattr(sched, "momentum", None)
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_partition_splits_state_from_configuration_and_combine_restores_it(case):
+    sched = case.build()
+    state, config = ss.partition(sched)
+    assert type(state) is type(config) is type(sched)
+    state_leaves, config_leaves = jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(config)
+    assert {id(x) for x in state_leaves} == {id(x) for x in _state_arrays(sched)}
+    assert len(state_leaves) + len(config_leaves) == len(jax.tree_util.tree_leaves(sched))
+    # Every fingerprint (composites: theirs and their children's) stays with the configuration.
+    fingerprints = {id(node.fingerprint) for node in walk(sched)}
+    assert fingerprints <= {id(x) for x in config_leaves}
+    assert not fingerprints & {id(x) for x in state_leaves}
+    back = ss.combine(state, config)
+    assert jax.tree_util.tree_structure(back) == jax.tree_util.tree_structure(sched)
+    assert all(a is b for a, b in zip(jax.tree_util.tree_leaves(back), jax.tree_util.tree_leaves(sched)))
+    # A combined scheduler is an ordinary one: it steps eagerly like the original.
+    np.testing.assert_array_equal(back.step(1.0).lr, sched.step(1.0).lr)
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_a_run_with_the_configuration_closed_over_steps_like_a_carried_one(case):
+    sched = case.build()
+    metrics = jnp.asarray(_metrics(case))
+    state, config = ss.partition(sched)
+
+    def carried(s, m):
+        s = s.step(m)
+        return s, _outputs(s)
+
+    def closed(st, m):
+        s = ss.combine(st, config).step(m)
+        return ss.partition(s)[0], _outputs(s)
+
+    with _count_compiles() as compiles:
+        final_closed, out_closed = jax.jit(lambda st: lax.scan(closed, st, metrics))(state)
+    final, out = jax.jit(lambda s: lax.scan(carried, s, metrics))(sched)
+    assert sum(compiles.values()) == 1, compiles
+    rtol = 16 * float(jnp.finfo(sched.lr.dtype).eps)
+    for a, b in zip(jax.tree_util.tree_leaves(out_closed), jax.tree_util.tree_leaves(out)):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=0)
+    # The discrete state (step counts, plateau counters) is identical; the lrs within a few ulp.
+    for a, b in zip(_state_arrays(ss.combine(final_closed, config)), _state_arrays(final)):
+        if jnp.issubdtype(a.dtype, jnp.integer):
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=0)
+
+
+def test_a_train_step_with_the_configuration_closed_over_carries_only_state():
+    """Counted, not timed: the jitted call takes and returns the 3 state arrays of a OneCycleLR
+    (not its 13), compiles once for the run, and its lrs are those of eager steps."""
+    sched = ss.OneCycleLR(0.1, total_steps=50)
+    state, config = ss.partition(sched)
+    params = jnp.ones(4)
+
+    def train_step(params, sched_state):
+        sched = ss.combine(sched_state, config)
+        params = params - sched.lr * params
+        sched = sched.step()
+        return params, ss.partition(sched)[0]
+
+    jitted = jax.jit(train_step)
+    lowered = jitted.lower(params, state)
+    assert len(jax.tree_util.tree_leaves(lowered.args_info)) == 1 + 3
+    assert len(jax.tree_util.tree_leaves(lowered.out_info)) == 1 + 3
+    states = []
+    with _count_compiles() as compiles:
+        for _ in range(20):
+            params, state = jitted(params, state)
+            states.append(state)
+    assert compiles == {"jit(train_step)": 1}, compiles
+    eager = sched
+    for state in states:
+        eager = eager.step()
+        np.testing.assert_allclose(ss.combine(state, config).lr, eager.lr, rtol=1e-6)
+        np.testing.assert_array_equal(state.last_epoch, eager.last_epoch)
+
+
+def test_partition_works_on_a_vmapped_batch():
+    batch = jax.vmap(lambda g: ss.StepLR(0.1, step_size=3, gamma=g))(jnp.linspace(0.1, 0.9, 5))
+    state, config = ss.partition(batch)
+    assert state.lr.shape == (5,) and state.gamma is None and config.gamma.shape == (5,)
+
+    def run(st):
+        def body(st, _):
+            s = jax.vmap(lambda s: s.step())(ss.combine(st, config))
+            return ss.partition(s)[0], s.lr
+
+        return lax.scan(body, st, length=7)[1]
+
+    def carried(b):
+        def body(b, _):
+            b = jax.vmap(lambda s: s.step())(b)
+            return b, b.lr
+
+        return lax.scan(body, b, length=7)[1]
+
+    np.testing.assert_allclose(jax.jit(run)(state), jax.jit(carried)(batch), rtol=1e-6)
+
+
+def test_the_state_half_checkpoints_and_resumes():
+    sched = ss.ReduceLROnPlateau(0.1, patience=1)
+    for metric in [3.0, 3.0, 3.0, 3.0]:
+        sched = sched.step(metric)
+    state, config = ss.partition(sched)
+    buffer = io.BytesIO()
+    eqx.tree_serialise_leaves(buffer, state)
+    buffer.seek(0)
+    template, _ = ss.partition(ss.ReduceLROnPlateau(0.1, patience=1))
+    restored = ss.combine(eqx.tree_deserialise_leaves(buffer, template), config)
+    assert bool(eqx.tree_equal(restored, sched))
+    assert float(restored.lr) == pytest.approx(0.01, rel=1e-6)  # reduced once, on the third step
+
+
+def test_bad_halves_are_refused_by_name():
+    one = ss.StepLR(0.1, step_size=3)
+    state, config = ss.partition(one)
+    with pytest.raises(TypeError, match=r"`statefulsched.partition`: `scheduler` must be a scheduler.*got float"):
+        ss.partition(0.1)
+    with pytest.raises(TypeError, match=r"`statefulsched.combine`: `config` must be a scheduler.*got dict"):
+        ss.combine(state, {"lr": 0.1})
+    with pytest.raises(ValueError, match=r"not a state and a configuration \(swapped"):
+        ss.combine(config, state)
+    with pytest.raises(ValueError, match=r"not a state and a configuration"):
+        ss.combine(one, config)  # a whole scheduler is not a state half
+    _, cosine_config = ss.partition(ss.CosineAnnealingLR(0.1, T_max=10))
+    with pytest.raises(ValueError, match=r"different configurations: `state` is a StepLR .* `config` a CosineAnnea"):
+        ss.combine(state, cosine_config)
+    with pytest.raises(ValueError, match=r"different configurations"):
+        ss.combine(ss.partition(ss.SequentialLR([one, one], milestones=[2]))[0], config)
+
+
+@pytest.mark.parametrize("adapter", ["stateful", "stateful_schedule", "scale_by_scheduler"])
+def test_the_optax_adapters_keep_only_the_state_in_the_optimizer_state(adapter):
+    sched = ss.OneCycleLR(0.1, total_steps=30)
+    if adapter == "stateful":
+        opt = optax.inject_hyperparams(optax.sgd)(learning_rate=sched)
+    elif adapter == "stateful_schedule":
+        opt = optax.inject_hyperparams(optax.sgd)(learning_rate=ss.optax.stateful_schedule(sched))
+    else:
+        opt = optax.chain(optax.sgd(1.0), ss.optax.scale_by_scheduler(sched))
+    params = jnp.ones(3)
+    opt_state = opt.init(params)
+
+    def held(tree) -> list:
+        is_sched = lambda x: isinstance(x, ss.AbstractScheduler)  # noqa: E731
+        return [x for x in jax.tree_util.tree_leaves(tree, is_leaf=is_sched) if is_sched(x)]
+
+    (half,) = held(opt_state)
+    assert half.fingerprint is None and half.max_lr is None  # the configuration stays in the closure
+    assert len(jax.tree_util.tree_leaves(half)) == len(_state_arrays(sched)) == 3
+    assert ss.verify(opt_state) is opt_state  # nothing to check in a state half
+
+    update = jax.jit(opt.update)
+    with _count_compiles() as compiles:
+        for _ in range(5):
+            _, opt_state = update(jnp.ones(3), opt_state, params)
+    assert sum(compiles.values()) == 1, compiles
+    (half,) = held(opt_state)
+    np.testing.assert_array_equal(half.last_epoch, 5)
+    np.testing.assert_allclose(half.lr, sched.step().step().step().step().step().lr, rtol=1e-6)
