@@ -75,10 +75,12 @@ class Sizes:
     sweep_rounds: int
     memory_steps: int  # section 4
     memory_warmup: int
+    overhead_steps: int  # train steps per timed block of the small MLP (section 1, per-call overhead)
+    overhead_rounds: int
 
 
-FULL = Sizes(20, 60, 100_000, 100_000, 5, 5, 10_000, 1_000, 10_000, 20, 5, 100_000, 2_000)
-QUICK = Sizes(10, 3, 10_000, 2_000, 3, 3, 1_000, 100, 100, 20, 3, 10_000, 500)
+FULL = Sizes(20, 60, 100_000, 100_000, 5, 5, 10_000, 1_000, 10_000, 20, 5, 100_000, 2_000, 200, 30)
+QUICK = Sizes(10, 3, 10_000, 2_000, 3, 3, 1_000, 100, 100, 20, 3, 10_000, 500, 50, 3)
 
 
 # --------------------------------------------------------------------------------------
@@ -158,8 +160,11 @@ TRAIN_TOTAL = 10_000  # the schedules' length; every timed block restarts from s
 LR = 1e-3
 
 
-def init_mlp(key: jax.Array) -> list[tuple[jax.Array, jax.Array]]:
-    sizes = [784, 256, 256, 10]
+MLP = (784, 256, 256, 10)  # the issue's MLP, batch 128
+SMALL_MLP = (16, 16, 10)  # for the per-call overhead: a step of about 0.1 ms, batch 8
+
+
+def init_mlp(key: jax.Array, sizes: tuple[int, ...] = MLP) -> list[tuple[jax.Array, jax.Array]]:
     params = []
     for din, dout, k in zip(sizes[:-1], sizes[1:], jax.random.split(key, len(sizes) - 1)):
         params.append((jax.random.normal(k, (din, dout), jnp.float32) * (2.0 / din) ** 0.5, jnp.zeros(dout)))
@@ -182,9 +187,9 @@ class TrainVariant:
     step: Callable  # jitted: (state, x, y) -> (state, loss)
 
 
-def train_variants() -> dict[str | None, list[TrainVariant]]:
+def train_variants(mlp: tuple[int, ...] = MLP) -> dict[str | None, list[TrainVariant]]:
     """The train steps, by scheduler; the fixed-lr step under the key `None`."""
-    params = init_mlp(jax.random.PRNGKey(0))
+    params = init_mlp(jax.random.PRNGKey(0), mlp)
 
     def plain(opt, extra_value: bool = False):
         def step(state, x, y):
@@ -196,11 +201,15 @@ def train_variants() -> dict[str | None, list[TrainVariant]]:
 
         return jax.jit(step), (params, opt.init(params))
 
-    def bridged(sched, stepped: bool = True, checked: bool = False):
+    def bridged(sched, stepped: bool = True, checked: bool = False, closed: bool = False):
         opt = optax.inject_hyperparams(optax.adam)(learning_rate=sched.lr)
+        # `closed`: only the scheduler's state is carried, its configuration closed over.
+        carried, config = ss.partition(sched) if closed else (sched, None)
 
         def step(state, x, y):
             params, opt_state, sched = state
+            if closed:
+                sched = ss.combine(sched, config)
             loss, grads = jax.value_and_grad(mlp_loss)(params, x, y)
             updates, opt_state = opt.update(grads, opt_state, params)
             if stepped:  # else only carried through the step (diagnostic)
@@ -209,9 +218,11 @@ def train_variants() -> dict[str | None, list[TrainVariant]]:
                 with runtime_checks() if checked else contextlib.nullcontext():
                     sched = sched.step(loss)  # the metric-free schedulers ignore the loss
                 opt_state = ss.optax.set_hyperparams(opt_state, sched)
+            if closed:
+                sched, _ = ss.partition(sched)
             return (optax.apply_updates(params, updates), opt_state, sched), loss
 
-        return jax.jit(step), (params, opt.init(params), sched)
+        return jax.jit(step), (params, opt.init(params), carried)
 
     schedulers = {
         "OneCycleLR": (
@@ -254,11 +265,17 @@ def train_variants() -> dict[str | None, list[TrainVariant]]:
         step, init = plain(opt, extra_value=plateau)
         stateful_step, stateful_init = plain(optax.inject_hyperparams(optax.adam)(learning_rate=build()), plateau)
         bridged_step, bridged_init = bridged(build())
+        closed_step, closed_init = bridged(build(), closed=True)
         out[name] = [
             TrainVariant(f"optax {optax_name}", init, step),
             TrainVariant("ours, set_hyperparams", bridged_init, bridged_step),
-            TrainVariant("ours, stateful schedule", stateful_init, stateful_step),
+            TrainVariant("ours, set_hyperparams, configuration closed over [p]", closed_init, closed_step),
+            TrainVariant("ours, stateful schedule [s]", stateful_init, stateful_step),
         ]
+        if build()._closed_form:  # a plain `count -> lr` function, as optax's own schedules are
+            schedule = ss.optax.to_schedule(build())
+            to_step, to_init = plain(optax.inject_hyperparams(optax.adam)(learning_rate=schedule))
+            out[name].append(TrainVariant("ours, to_schedule", to_init, to_step))
         if name == "OneCycleLR":
             carried_step, carried_init = bridged(build(), stepped=False)
             out[name].append(TrainVariant("fixed lr, scheduler carried, not stepped [e]", carried_init, carried_step))
@@ -268,26 +285,29 @@ def train_variants() -> dict[str | None, list[TrainVariant]]:
     return out
 
 
-def section_train(sizes: Sizes) -> dict:
-    """Each variant is timed in pairs with the fixed-lr step: ratios from adjacent blocks are far
-    less noisy than ratios of medians on a shared machine."""
+def paired_rounds(mlp: tuple[int, ...], batch: int, steps: int, rounds: int) -> dict:
+    """Every variant's blocks of `steps` train steps, each next to a block of the fixed-lr step.
+
+    Ratios (and differences) from adjacent blocks are far less noisy than those of medians
+    on a shared machine. Returns the rows of the table and the compilations seen.
+    """
     key_x, key_y = jax.random.split(jax.random.PRNGKey(1))
-    x = jax.random.normal(key_x, (128, 784), jnp.float32)
-    y = jax.random.randint(key_y, (128,), 0, 10)
-    variants = train_variants()
+    x = jax.random.normal(key_x, (batch, mlp[0]), jnp.float32)
+    y = jax.random.randint(key_y, (batch,), 0, mlp[-1])
+    variants = train_variants(mlp)
     (fixed,) = variants.pop(None)
     dispatch: dict[str, list[float]] = collections.defaultdict(list)
 
     def block(v: TrainVariant) -> float:
         state = v.init
         t0 = time.perf_counter()
-        for _ in range(sizes.train_steps):
+        for _ in range(steps):
             state, loss = v.step(state, x, y)
         t1 = time.perf_counter()  # the Python loop is done: all steps dispatched
         jax.block_until_ready((state, loss))
         t2 = time.perf_counter()
         dispatch[v.name].append((t1 - t0) / (t2 - t0))
-        return (t2 - t0) / sizes.train_steps
+        return (t2 - t0) / steps
 
     pairs = [(sched, v) for sched, vs in variants.items() for v in vs]
     for _, v in [(None, fixed), *pairs]:  # compile, warm up
@@ -297,7 +317,7 @@ def section_train(sizes: Sizes) -> dict:
     gc.collect()
     times: dict[tuple, list[float]] = collections.defaultdict(list)
     with count_compiles() as compiles:
-        for r in range(sizes.train_rounds):
+        for r in range(rounds):
             shift = r % len(pairs)
             for sched, v in pairs[shift:] + pairs[:shift]:
                 # Alternate which of the pair goes first, so a drift in machine speed cancels out.
@@ -313,6 +333,7 @@ def section_train(sizes: Sizes) -> dict:
             "variant": fixed.name,
             "s_per_step": [t for key, ts in times.items() if len(key) == 3 for t in ts],
             "ratio_to_fixed": None,
+            "s_over_fixed": None,
             "dispatch_fraction": dispatch[fixed.name],
         }
     ]
@@ -324,22 +345,58 @@ def section_train(sizes: Sizes) -> dict:
                 "variant": v.name,
                 "s_per_step": ts,
                 "ratio_to_fixed": [t / f for t, f in zip(ts, fs)],
+                "s_over_fixed": [t - f for t, f in zip(ts, fs)],
                 "dispatch_fraction": dispatch[v.name],
             }
         )
     return {"rows": rows, "compiles_during_timing": sum(compiles.values())}
 
 
+def section_train(sizes: Sizes) -> dict:
+    """The issue's MLP step beside the fixed-lr step; then what each variant adds per call, on a
+    small MLP whose step is short enough for that to be measured to about a microsecond."""
+    main = paired_rounds(MLP, 128, sizes.train_steps, sizes.train_rounds)
+    small = paired_rounds(SMALL_MLP, 8, sizes.overhead_steps, sizes.overhead_rounds)
+    return {
+        "rows": main["rows"],
+        "overhead_rows": small["rows"],
+        "compiles_during_timing": main["compiles_during_timing"] + small["compiles_during_timing"],
+    }
+
+
+def overhead_bound(result: dict, row: dict) -> float | None:
+    """1 + (what the variant adds per call on the small MLP) / (the fixed-lr step of the issue's MLP).
+
+    What a scheduler adds to a call (flattening and passing its arrays, a few scalar operations)
+    does not depend on the model, so this bounds the ratio the issue's MLP step can show, with
+    a precision its own ratios cannot reach on this machine.
+    """
+    small = {(r["scheduler"], r["variant"]): r for r in result["overhead_rows"]}.get((row["scheduler"], row["variant"]))
+    if small is None or not small["s_over_fixed"]:
+        return None
+    return 1 + med(small["s_over_fixed"]) / med(result["rows"][0]["s_per_step"])
+
+
 def report_train(result: dict, sizes: Sizes) -> str:
+    small = {(r["scheduler"], r["variant"]): r for r in result["overhead_rows"]}
     lines = [
-        "| scheduler | variant | µs / train step | ratio to fixed lr, median (min–max) | dispatch [d] |",
-        "|---|---|---:|---:|---:|",
+        "| scheduler | variant | µs / train step | ratio to fixed lr, median (min–max) "
+        "| added per call, small MLP, µs [o] | bound on the ratio [o] | dispatch [d] |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:
         sched = row["scheduler"] or "—"
+        added = small.get((row["scheduler"], row["variant"]))
+        if added is None or added["s_over_fixed"] is None:
+            added_s = "—" if row["scheduler"] else f"(step: {fmt(med(added['s_per_step']), '.0f', 1e6)})"
+        else:
+            q = np.percentile(added["s_over_fixed"], [25, 75]) * 1e6
+            added_s = f"{fmt(med(added['s_over_fixed']), '.1f', 1e6)} ({q[0]:.1f} to {q[1]:.1f})"
+        bound = overhead_bound(result, row) if row["scheduler"] else None
         lines.append(
             f"| {sched} | {row['variant']} | {fmt_range(row['s_per_step'], '.0f', 1e6)} "
-            f"| {fmt_range(row['ratio_to_fixed'], '.3f')} | {fmt(med(row['dispatch_fraction']), '.0%')} |"
+            f"| {fmt_range(row['ratio_to_fixed'], '.3f')} | {added_s} | {fmt(bound, '.3f')} "
+            f"| {fmt(med(row['dispatch_fraction']), '.0%')} |"
         )
     lines += [
         "",
@@ -347,9 +404,21 @@ def report_train(result: dict, sizes: Sizes) -> str:
         "next to a block of the fixed-lr step (which goes first alternating from round to round); ratio = the "
         "variant's block over its fixed-lr neighbour. µs: median (min–max) over rounds; the fixed-lr row pools "
         f"all its blocks. Compilations during the timed rounds: {result['compiles_during_timing']}.",
+        f"[o] what the variant adds to a call, measured on a small MLP ({'-'.join(map(str, SMALL_MLP))}, batch 8) "
+        f"whose step is short enough to resolve it: {sizes.overhead_rounds} rounds of paired blocks of "
+        f"{sizes.overhead_steps} steps, the variant's block minus its fixed-lr neighbour, per step; median "
+        "(interquartile range). What a scheduler adds to a call (flattening and passing its arrays, a few scalar "
+        "operations) does not depend on the model, so 1 + added / (the fixed-lr step of the MLP above) bounds "
+        "the ratio of the MLP above to about ±0.01, where its own ratios scatter by ±0.2 from block to block "
+        "(the host work overlaps the computation of the previous step, so the bound is pessimistic).",
+        "[s] the scheduler inside the optimizer state (`learning_rate=sched`): optax carries its state half "
+        "(`ss.partition`) and closes over its configuration.",
         "[e] diagnostic: the fixed-lr step with the scheduler passed in and returned untouched: what passing "
         "its 13 arrays through `jax.jit` costs (flattening, argument handling, output buffers), on this 2-core "
         "machine taken from the computation.",
+        "[p] `ss.partition`: the train step carries only the scheduler's state (3 arrays for OneCycleLR, 5 for "
+        "ReduceLROnPlateau) and closes over its configuration, which XLA folds as constants, as optax's own "
+        "schedules are.",
         "[g] diagnostic: the step traced with OneCycleLR's past-the-end check (an `eqx.error_if`, i.e. a host "
         "callback), which only the eager `step` compiles in: what such a check costs in a train step.",
         "[d] the share of a block's time spent before its Python loop returns: the rest is waiting for the "
@@ -997,16 +1066,26 @@ def targets(results: dict) -> list[str]:
 
     lines = []
     if "train" in results:
-        ours = [r for r in results["train"]["rows"] if r["variant"].startswith("ours") and "[g]" not in r["variant"]]
-        worst = max(ours, key=lambda r: med(r["ratio_to_fixed"]))
-        x = med(worst["ratio_to_fixed"])
-        lines.append(
-            f"1. inside jit, ratio to fixed lr <= 1.02: {verdict(x <= 1.02)} (worst median {x:.3f}: "
-            f"{worst['scheduler']}, {worst['variant']})"
-        )
-        theirs = [r for r in results["train"]["rows"] if r["variant"].startswith("optax")]
-        y = max(med(r["ratio_to_fixed"]) for r in theirs)
-        lines.append(f"   for comparison, optax's own schedules in the same run: worst median {y:.3f}")
+        rows = [r for r in results["train"]["rows"] if r["scheduler"] and "[e]" not in r["variant"]]
+        rows = [r for r in rows if "[g]" not in r["variant"]]
+        kinds = {
+            "ours, scheduler carried (set_hyperparams)": lambda v: v == "ours, set_hyperparams",
+            "ours, configuration closed over (ss.partition) [p]": lambda v: "[p]" in v,
+            "ours, inside the optimizer state [s]": lambda v: "[s]" in v,
+            "ours, to_schedule": lambda v: "to_schedule" in v,
+            "optax's own schedules, for comparison": lambda v: v.startswith("optax"),
+        }
+        lines.append("1. inside jit, ratio to fixed lr <= 1.02 (worst over the schedulers):")
+        for kind, match in kinds.items():
+            chosen = [r for r in rows if match(r["variant"])]
+            if not chosen:
+                continue
+            worst = max(chosen, key=lambda r: med(r["ratio_to_fixed"]))
+            x = med(worst["ratio_to_fixed"])
+            bounds = [(overhead_bound(results["train"], r), r["scheduler"]) for r in chosen]
+            b, at = max(bounds, key=lambda t: t[0] or 0.0)
+            bound = "—" if b is None else f"{verdict(b <= 1.02)}, bound {b:.3f} ({at})"
+            lines.append(f"   {kind}: median {x:.3f} ({worst['scheduler']}); from the per-call overhead [o]: {bound}")
     if "curve" in results:
         rows = results["curve"]["rows"]
         slow = [r["case"] for r in rows if r["values_over_optax"] is not None and r["values_over_optax"] > 2]
