@@ -411,14 +411,14 @@ def report_train(result: dict, sizes: Sizes) -> str:
         "operations) does not depend on the model, so 1 + added / (the fixed-lr step of the MLP above) bounds "
         "the ratio of the MLP above to about ±0.01, where its own ratios scatter by ±0.2 from block to block "
         "(the host work overlaps the computation of the previous step, so the bound is pessimistic).",
+        "[p] `ss.partition`: the train step carries only the scheduler's state (3 arrays for OneCycleLR, 5 for "
+        "ReduceLROnPlateau) and closes over its configuration, which XLA folds as constants, as optax's own "
+        "schedules are.",
         "[s] the scheduler inside the optimizer state (`learning_rate=sched`): optax carries its state half "
         "(`ss.partition`) and closes over its configuration.",
         "[e] diagnostic: the fixed-lr step with the scheduler passed in and returned untouched: what passing "
         "its 13 arrays through `jax.jit` costs (flattening, argument handling, output buffers), on this 2-core "
         "machine taken from the computation.",
-        "[p] `ss.partition`: the train step carries only the scheduler's state (3 arrays for OneCycleLR, 5 for "
-        "ReduceLROnPlateau) and closes over its configuration, which XLA folds as constants, as optax's own "
-        "schedules are.",
         "[g] diagnostic: the step traced with OneCycleLR's past-the-end check (an `eqx.error_if`, i.e. a host "
         "callback), which only the eager `step` compiles in: what such a check costs in a train step.",
         "[d] the share of a block's time spent before its Python loop returns: the rest is waiting for the "

@@ -400,7 +400,7 @@ class AbstractScheduler(eqx.Module):
     # state half. There is deliberately no `__call__(count)`: optax would take that for a
     # plain schedule.
 
-    def init(self) -> "AbstractScheduler":
+    def init(self) -> Any:
         """optax's `StatefulSchedule.init`: the schedule state, the scheduler's state half.
 
         With `optax.inject_hyperparams(optax.sgd)(learning_rate=sched)`, optax reads the lr
@@ -408,8 +408,8 @@ class AbstractScheduler(eqx.Module):
         so update `k` (counting from 0) uses the lr of the scheduler after `k` steps. A
         metric-watching scheduler steps on the `value=` extra argument of the update.
 
-        The optimizer state holds what [`statefulsched.partition`][] calls the state
-        (`last_epoch`, `lr`, counters); the hyperparameters stay with `sched`, which the
+        The optimizer state holds what [`statefulsched.partition`][] calls the state (a
+        `NamedTuple` of `last_epoch`, `lr`, counters); the hyperparameters stay with `sched`, which the
         optimizer closes over, so a jitted train step carries only the state arrays and
         XLA folds the hyperparameters as constants, as it does those of optax's schedules.
         """
@@ -417,7 +417,7 @@ class AbstractScheduler(eqx.Module):
 
         return partition(self)[0]
 
-    def update(self, state: "AbstractScheduler", **extra_args: Any) -> "AbstractScheduler":
+    def update(self, state: Any, **extra_args: Any) -> Any:
         """optax's `StatefulSchedule.update`: `state` stepped once (on `extra_args["value"]`)."""
         from ._partition import combine, partition  # which build on this module
 
@@ -425,13 +425,13 @@ class AbstractScheduler(eqx.Module):
         scheduler = combine(state, partition(self)[1])
         return partition(scheduler.step(metric_from(scheduler, extra_args, "value")))[0]
 
-    def __call__(self, state: "AbstractScheduler", **extra_args: Any) -> Array:
+    def __call__(self, state: Any, **extra_args: Any) -> Array:
         """optax's `StatefulSchedule.__call__`: the lr held in `state` (one param group only)."""
         del extra_args
         _check_schedule_state(self, state)
         if state.lr.ndim != 0:
             raise ValueError(
-                f"`{type(state).__name__}` has {state.lr.shape[0]} param groups, but an optax hyperparameter "
+                f"`{type(self).__name__}` has {state.lr.shape[0]} param groups, but an optax hyperparameter "
                 "takes one value; use `statefulsched.optax.stateful_schedule(sched, group=i)` for group `i`."
             )
         return state.lr
@@ -454,7 +454,7 @@ class AbstractScheduler(eqx.Module):
 
 
 def _check_schedule_state(scheduler: AbstractScheduler, state: Any) -> None:
-    if not isinstance(state, AbstractScheduler):
+    if not isinstance(state, tuple):  # the `NamedTuple` of `partition`, checked further by `combine`
         name = type(scheduler).__name__
         raise TypeError(
             f"`{name}` was called with {type(state).__name__} {state!r} as its state. optax calls a plain "

@@ -30,8 +30,7 @@ def verify(tree: Tree) -> Tree:
     **Arguments:**
 
     - `tree`: any pytree: a scheduler, a train state holding schedulers, a batch built
-        with `jax.vmap`. The state halves of [`partition`][] (which the optax adapters
-        keep in the optimizer state) are skipped: their configuration is not in the tree.
+        with `jax.vmap`.
 
     **Returns** `tree` itself, so that `state = ss.verify(restore(...))` reads naturally.
     Under `jax.jit` the check is compiled into the program (one `eqx.error_if` where
@@ -41,9 +40,7 @@ def verify(tree: Tree) -> Tree:
     for a concrete `tree`; for a traced one, the error surfaces when the program runs.
     """
     leaves = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_scheduler)[0]
-    # A state half (`partition`), as optax adapters keep in the optimizer state, holds no
-    # configuration to check: its configuration comes from the code that combines it.
-    schedulers = [(path, leaf) for path, leaf in leaves if _is_scheduler(leaf) and leaf.fingerprint is not None]
+    schedulers = [(path, leaf) for path, leaf in leaves if _is_scheduler(leaf)]
     pending = []  # traced: checked in the program
     for path, scheduler in schedulers:
         where = f"`{type(scheduler).__name__}`" + (f" at `{jax.tree_util.keystr(path)}`" if path else "")

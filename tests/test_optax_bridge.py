@@ -381,8 +381,8 @@ def test_scheduler_is_an_optax_stateful_schedule(case):
     # the lr can differ from the eagerly stepped one in the last few bits.
     sched = case.build()
     assert isinstance(sched, optax.schedules.StatefulSchedule)
-    state = sched.init()  # the state half: the configuration stays with `sched`
-    assert state.lr is sched.lr and state.fingerprint is None
+    state = sched.init()  # the state: the configuration stays with `sched`
+    assert state.lr is sched.lr and state.last_epoch is sched.last_epoch and not hasattr(state, "fingerprint")
     used = _lrs_used(optax.inject_hyperparams(optax.sgd)(learning_rate=sched), 25)
     rtol = 8 * float(jnp.finfo(sched.lr.dtype).eps)
     for hyperparams in used:

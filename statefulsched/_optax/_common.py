@@ -16,14 +16,15 @@ Value = Literal["lr", "momentum"]
 class ScheduleState(NamedTuple):
     """The state of a scheduler driven by optax updates.
 
-    - `scheduler`: the scheduler's state half (`statefulsched.partition`), stepped once every
-        `accumulation_size` updates. Its configuration stays with the adapter, which the
-        optimizer closes over, so a jitted train step carries only the state arrays.
+    - `scheduler`: the scheduler's state (the `NamedTuple` of `statefulsched.partition`),
+        stepped once every `accumulation_size` updates. Its configuration stays with the
+        adapter, which the optimizer closes over, so a jitted train step carries only the
+        state arrays.
     - `count`: updates since its last step (`int32`).
     - `mean`: running mean of the metric over those updates (working float dtype).
     """
 
-    scheduler: AbstractScheduler
+    scheduler: NamedTuple
     count: Int[Array, ""]
     mean: Float[Array, ""]
 
@@ -65,8 +66,8 @@ def check_target(call: str, scheduler: Any, value: Any, group: Any, accumulation
         raise ValueError(f"`{call}(accumulation_size=...)` must be a positive integer, got {accumulation_size!r}.")
 
 
-def pick(scheduler: AbstractScheduler, value: Value, group: int | None) -> Array:
-    """The scalar the optimizer receives: the scheduler's lr or momentum, of one group."""
+def pick(scheduler: Any, value: Value, group: int | None) -> Array:
+    """The scalar the optimizer receives: the lr or momentum of a scheduler (or of its state), of one group."""
     array = getattr(scheduler, value)
     return array if group is None else array[group]
 

@@ -23,8 +23,8 @@ def scale_by_scheduler(
     the counterpart of `optax.contrib.reduce_on_plateau` for any scheduler. Build the
     scheduler with `lr=1.0` to scale by its factor alone (`ReduceLROnPlateau(1.0, ...)`
     reduces the scale from 1). The state is a `ScheduleState` whose `scheduler` field
-    holds the scheduler's state half ([`statefulsched.partition`][]); its configuration is
-    closed over.
+    holds the scheduler's state (the `NamedTuple` of [`statefulsched.partition`][]); its
+    configuration is closed over.
 
     **Arguments:**
 
@@ -53,6 +53,6 @@ def scale_by_scheduler(
         del params
         scale = pick(state.scheduler, "lr", group)
         updates = jax.tree.map(lambda u: u * scale.astype(u.dtype), updates)
-        return updates, advance(state, config, metric_from(state.scheduler, extra_args, metric), accumulation_size)
+        return updates, advance(state, config, metric_from(scheduler, extra_args, metric), accumulation_size)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -26,7 +26,7 @@ class StatefulScheduler(eqx.Module):
         return initial_state(self.scheduler)
 
     def update(self, state: ScheduleState, **extra_args: Any) -> ScheduleState:
-        metric = metric_from(state.scheduler, extra_args, self.metric)
+        metric = metric_from(self.scheduler, extra_args, self.metric)
         return advance(state, partition(self.scheduler)[1], metric, self.accumulation_size)
 
     def __call__(self, state: ScheduleState, **extra_args: Any) -> Array:
