@@ -396,22 +396,22 @@ class AbstractScheduler(eqx.Module):
         return load_state_dict(self, state_dict)
 
     # optax's `StatefulSchedule` protocol (`init`, `update`, `__call__`), so a scheduler can
-    # be handed to `optax.inject_hyperparams` as it is; its schedule state is the scheduler's
-    # state half. There is deliberately no `__call__(count)`: optax would take that for a
+    # be handed to `optax.inject_hyperparams` as it is; its schedule state is the state of
+    # `partition`. There is deliberately no `__call__(count)`: optax would take that for a
     # plain schedule.
 
     def init(self) -> Any:
-        """optax's `StatefulSchedule.init`: the schedule state, the scheduler's state half.
+        """optax's `StatefulSchedule.init`: the schedule state, the scheduler's state `NamedTuple`.
 
         With `optax.inject_hyperparams(optax.sgd)(learning_rate=sched)`, optax reads the lr
         with `__call__` before each update and steps the scheduler with `update` after it,
         so update `k` (counting from 0) uses the lr of the scheduler after `k` steps. A
         metric-watching scheduler steps on the `value=` extra argument of the update.
 
-        The optimizer state holds what [`statefulsched.partition`][] calls the state (a
-        `NamedTuple` of `last_epoch`, `lr`, counters); the hyperparameters stay with `sched`, which the
-        optimizer closes over, so a jitted train step carries only the state arrays and
-        XLA folds the hyperparameters as constants, as it does those of optax's schedules.
+        The optimizer state holds what [`statefulsched.partition`][] calls the state
+        (`last_epoch`, `lr`, counters); the hyperparameters stay with `sched`, which the
+        optimizer closes over, so a jitted train step carries only the state arrays and XLA
+        folds the hyperparameters as constants, as it does those of optax's schedules.
         """
         from ._partition import partition  # which builds on this module
 

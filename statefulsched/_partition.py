@@ -9,11 +9,25 @@ from ._base import AbstractScheduler, replace
 Scheduler = TypeVar("Scheduler", bound=AbstractScheduler)
 
 
+def _rebuild_state(cls: type, values: tuple) -> NamedTuple:
+    return state_type(cls)(*values)
+
+
 @functools.cache
 def state_type(cls: type) -> type:
     """The `NamedTuple` holding the state of a scheduler of class `cls`: one field per name in
-    `cls._state_fields` (`schedulers`, for a composite, holds its children's states)."""
-    return collections.namedtuple(f"{cls.__name__}State", cls._state_fields, module=cls.__module__)
+    `cls._state_fields` (`schedulers`, for a composite, holds its children's states).
+
+    Made once per class. It pickles through the scheduler class, which pickle can find by
+    name, where the generated type itself could not be found in a fresh process.
+    """
+    name = f"{cls.__name__}State"
+    base = collections.namedtuple(name, cls._state_fields)
+
+    def __reduce__(self):
+        return _rebuild_state, (cls, tuple(self))
+
+    return type(name, (base,), {"__slots__": (), "__reduce__": __reduce__, "__module__": cls.__module__})
 
 
 def _state_of(node: AbstractScheduler) -> NamedTuple:
@@ -68,9 +82,10 @@ def partition(scheduler: Scheduler) -> tuple[NamedTuple, Scheduler]:
     A scheduler carried through a jitted train step passes all its arrays in and out of
     every call: its state (`last_epoch`, `lr`, plateau counters) and its numeric
     hyperparameters, which never change. On the project's CPU each array passed costs the
-    host about 2 µs per call, and flattening each Equinox module a few more, so
-    `OneCycleLR`'s 13 arrays cost about 50 µs more per call than its 3 state arrays in a
-    `NamedTuple`. Closing over the configuration leaves only the state to carry:
+    host about 2 µs per call, and flattening or rebuilding each Equinox module about 4 µs,
+    so a carried `OneCycleLR` (13 arrays) adds about 75 µs to a jitted train step's call and
+    its 3 state arrays in a `NamedTuple` about 10 µs (`benchmarks/performance.py`). Closing
+    over the configuration leaves only the state to carry:
 
     ```python
     sched_state, sched_config = ss.partition(ss.OneCycleLR(1e-3, total_steps=10_000))

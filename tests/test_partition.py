@@ -8,7 +8,9 @@
 - halves that do not belong together are refused by name.
 """
 
+import copy
 import io
+import pickle
 
 import equinox as eqx
 import jax
@@ -208,3 +210,21 @@ def test_the_optax_adapters_keep_only_the_state_in_the_optimizer_state(adapter):
     (half,) = held(opt_state)
     np.testing.assert_array_equal(half.last_epoch, 5)
     np.testing.assert_allclose(half.lr, sched.step().step().step().step().step().lr, rtol=1e-6)
+
+
+def test_a_state_pickles_and_copies():
+    """Plain `pickle` of a train state (or of an optimizer state holding a scheduler's state)
+    works: the generated NamedTuple types pickle through their scheduler class."""
+    sched = ss.SequentialLR([ss.LinearLR(0.1, total_iters=3), ss.ReduceLROnPlateau(0.1)], milestones=[3])
+    for _ in range(5):
+        sched = sched.step(2.0)
+    state, config = ss.partition(sched)
+    restored = pickle.loads(pickle.dumps(jax.device_get(state)))
+    assert type(restored) is type(state) and type(restored.schedulers[1]) is type(state.schedulers[1])
+    assert jax.tree_util.tree_structure(restored) == jax.tree_util.tree_structure(state)
+    assert bool(eqx.tree_equal(ss.combine(jax.tree_util.tree_map(jnp.asarray, restored), config), sched))
+    assert copy.deepcopy(state)._fields == state._fields
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=ss.OneCycleLR(0.1, total_steps=10))
+    opt_state = opt.init(jnp.ones(2))
+    again = pickle.loads(pickle.dumps(jax.device_get(opt_state)))
+    assert jax.tree_util.tree_structure(again) == jax.tree_util.tree_structure(opt_state)

@@ -75,7 +75,7 @@ def pick(scheduler: Any, value: Value, group: int | None) -> Array:
 def advance(state: ScheduleState, config: AbstractScheduler, metric: Any, accumulation_size: int) -> ScheduleState:
     """Count one optax update; step the scheduler on the mean metric every `accumulation_size`.
 
-    `config` is the configuration half of the scheduler whose state half `state` holds.
+    `state.scheduler` and `config` are the halves of `statefulsched.partition`.
     The running mean is updated the way `optax.contrib.reduce_on_plateau` updates its
     own, `(count * mean + metric) / (count + 1)`, so both see the same averaged values.
     """
