@@ -414,8 +414,8 @@ def report_train(result: dict, sizes: Sizes) -> str:
         "[p] `ss.partition`: the train step carries only the scheduler's state (3 arrays for OneCycleLR, 5 for "
         "ReduceLROnPlateau) and closes over its configuration, which XLA folds as constants, as optax's own "
         "schedules are.",
-        "[s] the scheduler inside the optimizer state (`learning_rate=sched`): optax carries its state half "
-        "(`ss.partition`) and closes over its configuration.",
+        "[s] the scheduler inside the optimizer state (`learning_rate=sched`): optax carries its state "
+        "`NamedTuple` (`ss.partition`) and closes over its configuration.",
         "[e] diagnostic: the fixed-lr step with the scheduler passed in and returned untouched: what passing "
         "its 13 arrays through `jax.jit` costs (flattening, argument handling, output buffers), on this 2-core "
         "machine taken from the computation.",

@@ -1,6 +1,6 @@
 """`ss.partition` / `ss.combine`: carrying only a scheduler's state through a jitted step.
 
-- the split is exact: the state half holds exactly the arrays `step` changes, combining gives
+- the split is exact: the state `NamedTuple` holds exactly the arrays `step` changes, combining gives
   the scheduler back, and a composite's children are split alike;
 - a run with the configuration closed over steps like a run carrying the whole scheduler
   (the same discrete state, lrs within a few ulp: XLA folds the constants), compiles once,
