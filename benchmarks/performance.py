@@ -57,7 +57,7 @@ from torch.optim import swa_utils  # noqa: E402
 
 import statefulsched as ss  # noqa: E402
 from statefulsched._base import runtime_checks  # noqa: E402
-from statefulsched._curve import values  # noqa: E402
+from statefulsched._curve import closed_form, values  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,7 @@ def train_variants(mlp: tuple[int, ...] = MLP) -> dict[str | None, list[TrainVar
             TrainVariant("ours, set_hyperparams, configuration closed over [p]", closed_init, closed_step),
             TrainVariant("ours, stateful schedule [s]", stateful_init, stateful_step),
         ]
-        if build()._closed_form:  # a plain `count -> lr` function, as optax's own schedules are
+        if closed_form(build()):  # a plain `count -> lr` function, as optax's own schedules are
             schedule = ss.optax.to_schedule(build())
             to_step, to_init = plain(optax.inject_hyperparams(optax.adam)(learning_rate=schedule))
             out[name].append(TrainVariant("ours, to_schedule", to_init, to_step))

@@ -12,18 +12,57 @@ from jaxtyping import Array, ArrayLike, Int
 from ._base import AbstractScheduler, as_value_error, replace, runtime_checks, uses_metric
 from ._fingerprint import MISMATCH, mismatch, traced, walk
 from ._optax._common import Value, check_value, pick
+from ._schedulers.sequential import SequentialLR
+
+
+def closed_form(scheduler: AbstractScheduler) -> bool:
+    """Whether `jump` can compute `scheduler`'s state any number of steps ahead directly.
+
+    The closed-form classes can, and so can a `SequentialLR` whose children all can (and
+    none carries on from the lr its predecessor reached, as `MultiplicativeLR` and `SWALR`
+    do): each child is stepped only while it is the active one.
+    """
+    if isinstance(scheduler, SequentialLR):
+        return all(closed_form(c) and not type(c)._continues_shared_lr for c in scheduler.schedulers)
+    return type(scheduler)._closed_form
 
 
 def jump(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractScheduler:
-    """A closed-form scheduler `steps >= 0` steps on, computed directly (constant time).
+    """A scheduler with a closed form (`closed_form`) `steps >= 0` steps on, in constant time.
 
-    `_advance` of a closed-form scheduler depends on nothing but `last_epoch` and the
+    `_advance` of a closed-form class depends on nothing but `last_epoch` and the
     configuration, so setting `last_epoch` one short of the target and advancing once gives
     the state after `steps` steps: the very computation `step` does, so the same numbers.
     At `steps == 0` the current value is recomputed.
     """
     start = scheduler.last_epoch
-    return replace(scheduler, last_epoch=start + jnp.asarray(steps).astype(start.dtype) - 1)._advance(None)
+    steps = jnp.asarray(steps).astype(start.dtype)
+    if isinstance(scheduler, SequentialLR):
+        return _jump_sequential(scheduler, steps)
+    return replace(scheduler, last_epoch=start + steps - 1)._advance(None)
+
+
+def _jump_sequential(scheduler: SequentialLR, steps: Int[Array, ""]) -> SequentialLR:
+    """`SequentialLR`: child `j` takes a step at every step `s` with `milestones[j - 1] < s <
+    milestones[j]` (it is entered, not stepped, at `s == milestones[j - 1]`, and
+    `milestones[-1]` is 0), so from step `t` to `t + steps` it takes as many steps as that
+    interval has in `(t, t + steps]`. Each child jumps by its own count (a child that takes
+    none keeps its state, as stepping leaves it); the lr is that of the child active at the end.
+    """
+    t = scheduler.last_epoch
+    target = t + steps
+    bounds = jnp.concatenate([jnp.zeros((1,), t.dtype), scheduler.milestones.astype(t.dtype)])
+    children = []
+    for j, child in enumerate(scheduler.schedulers):
+        last = target if j == len(scheduler.schedulers) - 1 else bounds[j + 1] - 1
+        taken = jnp.maximum(jnp.minimum(target, last) - jnp.maximum(t, bounds[j]), 0)
+        jumped = jump(child, taken)
+        children.append(jax.tree.map(lambda a, b, k=taken: jnp.where(k == 0, a, b), child, jumped))
+    index = jnp.sum(scheduler.milestones <= target)
+    lr = children[-1].lr
+    for j in reversed(range(len(children) - 1)):
+        lr = jnp.where(index == j, children[j].lr, lr)
+    return replace(scheduler, last_epoch=target, lr=lr.astype(scheduler.lr.dtype), schedulers=tuple(children))
 
 
 def after(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractScheduler:
@@ -31,7 +70,7 @@ def after(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractSc
 
     The replay is a `fori_loop` of `steps` iterations (`steps` may be traced).
     """
-    if type(scheduler)._closed_form:
+    if closed_form(scheduler):
         return jump(scheduler, steps)
     steps = jnp.asarray(steps).astype(scheduler.last_epoch.dtype)
     return lax.fori_loop(0, steps, lambda _, s: s._advance(None), scheduler)
@@ -78,7 +117,7 @@ def _curve_unchecked(scheduler: AbstractScheduler, n: int, value: Value, group: 
         return jnp.zeros((0, *now.shape), now.dtype)
     if n == 1:
         rest = jnp.zeros((0, *now.shape), now.dtype)
-    elif type(scheduler)._closed_form:
+    elif closed_form(scheduler):
         steps = jnp.arange(1, n, dtype=scheduler.last_epoch.dtype)
         rest = jax.vmap(lambda k: pick(jump(scheduler, k), value, group))(steps)
     else:
@@ -97,7 +136,8 @@ def values(scheduler: AbstractScheduler, n: int, *, value: Value = "lr", group: 
     `values(sched, n)[0]` is `sched.lr`, `values(sched, n)[k]` the lr of `sched` stepped `k`
     times, so the result equals `[s.lr for s in trajectory]` without stepping in Python.
     Schedulers with a closed form in the step count (all but `MultiplicativeLR`,
-    `CosineAnnealingWarmRestarts` and the composites) are evaluated at all `n` counts at once,
+    `CosineAnnealingWarmRestarts`, `ChainedScheduler` and a `SequentialLR` holding one of
+    those, `SWALR` or a metric-watching child) are evaluated at all `n` counts at once,
     vectorised; the others are stepped in a `lax.scan`. Both run the scheduler's own step
     computation, so the values are those of `step` (to the last bit or within a few ulp: the
     compiler may vectorise and fuse differently).

@@ -19,9 +19,10 @@ def to_schedule(
     calls of `step`, so `optax.adam(ss.optax.to_schedule(ss.CosineAnnealingLR(1e-3, T_max=1000)))`
     follows the stepped scheduler update by update. Counts below 0 give the current value.
 
-    Schedules with a closed form in the step count (all but `MultiplicativeLR`,
-    `CosineAnnealingWarmRestarts` and the composites) are evaluated directly, in constant
-    time, and can be vmapped over counts. The others replay `k` steps in a `fori_loop`,
+    Schedules with a closed form in the step count are evaluated directly, in constant
+    time, and can be vmapped over counts: all but `MultiplicativeLR`,
+    `CosineAnnealingWarmRestarts`, `ChainedScheduler`, and a `SequentialLR` holding one of
+    those or `SWALR` (a warm-up then cosine has one). The others replay `k` steps in a `fori_loop`,
     so a call costs time proportional to `k`; inside a training loop prefer the scheduler
     itself as a stateful schedule, or `set_hyperparams`.
 
