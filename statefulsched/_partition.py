@@ -83,9 +83,9 @@ def partition(scheduler: Scheduler) -> tuple[NamedTuple, Scheduler]:
     every call: its state (`last_epoch`, `lr`, plateau counters) and its numeric
     hyperparameters, which never change. On the project's CPU each array passed costs the
     host about 2 µs per call, and flattening or rebuilding each Equinox module about 4 µs,
-    so a carried `OneCycleLR` (13 arrays) adds about 75 µs to a jitted train step's call and
-    its 3 state arrays in a `NamedTuple` about 10 µs (`benchmarks/performance.py`). Closing
-    over the configuration leaves only the state to carry:
+    so a carried `OneCycleLR` (13 arrays) adds 50-75 µs to a jitted train step's call and
+    its 3 state arrays in a `NamedTuple` 5-10 µs (`benchmarks/performance.py`). Closing over
+    the configuration leaves only the state to carry:
 
     ```python
     sched_state, sched_config = ss.partition(ss.OneCycleLR(1e-3, total_steps=10_000))
