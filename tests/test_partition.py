@@ -228,3 +228,23 @@ def test_a_state_pickles_and_copies():
     opt_state = opt.init(jnp.ones(2))
     again = pickle.loads(pickle.dumps(jax.device_get(opt_state)))
     assert jax.tree_util.tree_structure(again) == jax.tree_util.tree_structure(opt_state)
+
+
+def test_an_optimizer_state_holding_a_scheduler_state_resumes_exactly_through_save_and_load(tmp_path):
+    sched = ss.SequentialLR([ss.LinearLR(0.1, total_iters=3), ss.ReduceLROnPlateau(0.1, patience=1)], milestones=[3])
+    opt = optax.inject_hyperparams(optax.adam)(learning_rate=sched)
+    params = jnp.ones(3)
+    update = jax.jit(lambda s, m: opt.update(jnp.ones(3), s, params, value=m)[1])
+    losses = jnp.asarray([3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0], jnp.float32)
+    straight = opt.init(params)
+    for i, loss in enumerate(losses):
+        straight = update(straight, loss)
+        if i == 4:
+            ss.save(tmp_path / "ckpt", straight)
+    resumed = ss.load(tmp_path / "ckpt", opt.init(params))
+    for loss in losses[5:]:
+        resumed = update(resumed, loss)
+    assert jax.tree_util.tree_structure(resumed) == jax.tree_util.tree_structure(straight)
+    for a, b in zip(jax.tree_util.tree_leaves(resumed), jax.tree_util.tree_leaves(straight)):
+        np.testing.assert_array_equal(a, b)
+    assert float(straight.hyperparams["learning_rate"]) < 0.1  # the plateau reduced it after the milestone
