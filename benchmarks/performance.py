@@ -412,8 +412,7 @@ def report_train(result: dict, sizes: Sizes) -> str:
         "the ratio of the MLP above to about ±0.01, where its own ratios scatter by ±0.2 from block to block "
         "(the host work overlaps the computation of the previous step, so the bound is pessimistic).",
         "[p] `ss.partition`: the train step carries only the scheduler's state (3 arrays for OneCycleLR, 5 for "
-        "ReduceLROnPlateau) and closes over its configuration, which XLA folds as constants, as optax's own "
-        "schedules are.",
+        "ReduceLROnPlateau) and closes over its configuration, as optax's own schedules close over theirs.",
         "[s] the scheduler inside the optimizer state (`learning_rate=sched`): optax carries its state "
         "`NamedTuple` (`ss.partition`) and closes over its configuration.",
         "[e] diagnostic: the fixed-lr step with the scheduler passed in and returned untouched: what passing "

@@ -410,8 +410,8 @@ class AbstractScheduler(eqx.Module):
 
         The optimizer state holds what [`statefulsched.partition`][] calls the state
         (`last_epoch`, `lr`, counters); the hyperparameters stay with `sched`, which the
-        optimizer closes over, so a jitted train step carries only the state arrays and XLA
-        folds the hyperparameters as constants, as it does those of optax's schedules.
+        optimizer closes over, as optax closes over a schedule function's constants, so a
+        jitted train step carries only the state arrays.
         """
         from ._partition import partition  # which builds on this module
 
