@@ -5,10 +5,10 @@ import functools
 from typing import Any, NamedTuple, TypeVar
 
 import equinox as eqx
-import jax
 from jax import lax
 
 from ._base import AbstractScheduler, replace
+from ._validation import is_traced
 
 Scheduler = TypeVar("Scheduler", bound=AbstractScheduler)
 
@@ -158,7 +158,7 @@ def combine(state: NamedTuple, config: Scheduler) -> Scheduler:
             "`statefulsched.combine`: `config` must be the configuration half of a scheduler, got "
             f"{type(config).__name__}: {config!r:.80}."
         )
-    if _traced(state) and not _traced(config):
+    if is_traced(state) and not is_traced(config):
         # The configuration is closed over: constants of the program being traced. Behind a
         # barrier XLA cannot specialise the step on their values (divide by a constant through
         # its reciprocal, `x ** 2.0` as `x * x`), so the step computes what it computes on a
@@ -166,7 +166,3 @@ def combine(state: NamedTuple, config: Scheduler) -> Scheduler:
         arrays, static = eqx.partition(config, eqx.is_array)
         config = eqx.combine(lax.optimization_barrier(arrays), static)
     return _combine(state, config, "")
-
-
-def _traced(tree: Any) -> bool:
-    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))

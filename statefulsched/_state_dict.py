@@ -33,7 +33,6 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -50,6 +49,7 @@ from ._schedulers.sequential import SequentialLR
 from ._schedulers.step import MultiStepLR, StepLR
 from ._schedulers.swa import SWALR
 from ._schedulers.warmup import ConstantLR, LinearLR
+from ._validation import is_traced
 
 _KEY = "statefulsched"
 _VERSION = 1
@@ -831,7 +831,7 @@ def _state(s: AbstractScheduler, unstarted: bool) -> dict[str, Any]:
 
 def _check_concrete(scheduler: AbstractScheduler, call: str) -> None:
     """A state dict is host data: not from traced values, nor from a batch of schedulers."""
-    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(scheduler)):
+    if is_traced(scheduler):
         raise ValueError(
             f"`{type(scheduler).__name__}.{call}` works on the host, so it cannot be called under `jax.jit`, "
             "`lax.scan` or `jax.vmap`; call it on the scheduler they return."

@@ -22,11 +22,8 @@ from ._numerics import as_float, as_int, float_dtype
 
 
 def is_traced(x: Any) -> bool:
-    if isinstance(x, jax.core.Tracer):
-        return True
-    if isinstance(x, (list, tuple)):
-        return any(isinstance(v, jax.core.Tracer) for v in x)
-    return False
+    """Whether `x` (a value, a list of them, any pytree: a scheduler too) holds a tracer."""
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
 
 
 def _show(value: Any) -> str:
