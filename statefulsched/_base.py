@@ -16,7 +16,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from ._fingerprint import MISMATCH, describe_static, fingerprint, mismatch, static_config, walk
+from ._fingerprint import MISMATCH, describe_static, fingerprint, mismatch, static_config, traced, walk
 from ._numerics import INT_DTYPE, float_dtype
 
 Metric = ArrayLike | float | None
@@ -263,7 +263,7 @@ def _check_composite(scheduler: "AbstractScheduler", entry: _Kernel) -> None:
     known = entry.verified
     if known is not None and len(known) == len(leaves) and all(a is b for a, b in zip(leaves, known)):
         return
-    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+    if traced(scheduler):
         return
     where = mismatch(scheduler)
     if where is not None:
