@@ -12,7 +12,7 @@ from jaxtyping import Array, ArrayLike, Int
 from ._base import AbstractScheduler, as_value_error, replace, runtime_checks, uses_metric
 from ._fingerprint import MISMATCH, mismatch, traced, walk
 from ._optax._common import Value, check_value, pick
-from ._schedulers.sequential import SequentialLR
+from ._schedulers.sequential import SequentialLR, active_lr
 
 
 def closed_form(scheduler: AbstractScheduler) -> bool:
@@ -58,10 +58,7 @@ def _jump_sequential(scheduler: SequentialLR, steps: Int[Array, ""]) -> Sequenti
         taken = jnp.maximum(jnp.minimum(target, last) - jnp.maximum(t, bounds[j]), 0)
         jumped = jump(child, taken)
         children.append(jax.tree.map(lambda a, b, k=taken: jnp.where(k == 0, a, b), child, jumped))
-    index = jnp.sum(scheduler.milestones <= target)
-    lr = children[-1].lr
-    for j in reversed(range(len(children) - 1)):
-        lr = jnp.where(index == j, children[j].lr, lr)
+    lr = active_lr(children, jnp.sum(scheduler.milestones <= target))
     return replace(scheduler, last_epoch=target, lr=lr.astype(scheduler.lr.dtype), schedulers=tuple(children))
 
 

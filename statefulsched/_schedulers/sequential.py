@@ -20,6 +20,14 @@ def _where(pred: Array, on_true, on_false):
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
+def active_lr(children: Sequence[AbstractScheduler], index: Int[Array, ""]) -> Array:
+    """The `lr` field of `children[index]`, selected without a gather (slow under `vmap`)."""
+    lr = children[-1].lr
+    for i in reversed(range(len(children) - 1)):
+        lr = jnp.where(index == i, children[i].lr, lr)
+    return lr
+
+
 class SequentialLR(_Composite):
     r"""Run `schedulers[0]` until `milestones[0]`, then `schedulers[1]`, and so on.
 
@@ -120,9 +128,7 @@ class SequentialLR(_Composite):
             # each child's lr once under `vmap`, where every branch runs (it halved the time
             # of a vmapped `SequentialLR` of two `LinearLR`s).
             children = out
-            new_lr = children[-1].lr
-            for i in reversed(range(len(children) - 1)):
-                new_lr = jnp.where(index == i, children[i].lr, new_lr)
+            new_lr = active_lr(children, index)
         else:
             children, new_lr = out
         new_lr = new_lr.astype(self.lr.dtype)
