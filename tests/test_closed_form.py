@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import statefulsched as ss
+from statefulsched import _curve
 from statefulsched._curve import closed_form, jump, values
 from statefulsched._fingerprint import walk
 
@@ -111,3 +112,40 @@ def test_to_schedule_of_a_warmup_cosine_costs_the_same_at_every_count(count):
     else:  # the cosine, `count - warmup` steps into its `T_max`
         expected = LR * (1 + np.cos(np.pi * (count - warmup) / t_max)) / 2
         np.testing.assert_allclose(schedule(count), expected, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------
+# How the vectorised curve is laid out (see `_curve._spans`)
+
+
+@given(st.integers(1, 5_000), st.integers(1, 64))
+@SETTINGS
+def test_the_curve_splits_into_a_span_of_whole_parts_and_the_rest(n, parts):
+    spans = _curve._spans(n, parts)
+    assert [i for lo, hi in spans for i in range(lo, hi)] == list(range(n))  # in order, each row once
+    assert 1 <= len(spans) <= 2
+    if len(spans) == 2:
+        (_, bulk), (_, end) = spans
+        assert bulk % parts == 0 and end - bulk < parts
+
+
+@pytest.mark.parametrize("parts", [1, 2, 8])
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 41])
+def test_a_curve_split_into_spans_is_the_stepped_trajectory(monkeypatch, parts, n):
+    """Whatever the number of parts, every row (row 0 the current value exactly) is the stepped one."""
+    monkeypatch.setattr(_curve, "_loop_parts", lambda: parts)
+    scheds = [
+        ss.OneCycleLR([0.1, 0.2], total_steps=60).step().step(),
+        ss.SequentialLR([ss.LinearLR(LR, start_factor=0.1, total_iters=5), ss.StepLR(LR, step_size=3)], milestones=[5]),
+    ]
+    for sched in scheds:
+        program = jax.make_jaxpr(lambda s: _curve._curve_unchecked(s, n, "lr", None))(sched)
+        lengths = [eqn.outvars[0].aval.shape[0] for eqn in program.jaxpr.eqns if eqn.primitive.name == "iota"]
+        assert sorted(lengths, reverse=True) == [length for length in (n - n % parts, n % parts) if length]
+        curve = jax.jit(lambda s: _curve._curve_unchecked(s, n, "lr", None))(sched)
+        np.testing.assert_array_equal(curve[0], sched.lr)
+        expected = [sched.lr]
+        for _ in range(n - 1):
+            sched = sched.step()
+            expected.append(sched.lr)
+        np.testing.assert_allclose(curve, np.stack(expected), rtol=1e-6, atol=0)
