@@ -1,10 +1,13 @@
 """`partition` and `combine`: a scheduler's state apart from its configuration."""
 
 import collections
+import dataclasses
 import functools
+import typing
 from typing import Any, NamedTuple, TypeVar
 
 import equinox as eqx
+import jax.numpy as jnp
 from jax import lax
 
 from ._base import AbstractScheduler, replace
@@ -50,6 +53,33 @@ def _config_of(node: AbstractScheduler) -> AbstractScheduler:
     return replace(node, **changes)
 
 
+@functools.cache
+def _group_fields(cls: type) -> tuple[str, ...]:
+    """The fields of `cls` with one entry per param group (annotated `Float[Array, "*groups"]`)."""
+    return tuple(
+        f.name
+        for f in dataclasses.fields(cls)
+        if any(getattr(t, "dim_str", None) == "*groups" for t in typing.get_args(f.type) or (f.type,))
+    )
+
+
+def _check_groups(state: Any, config: AbstractScheduler, where: str) -> None:
+    """All per-group arrays, the state's and the configuration's, have one shape."""
+    cls = type(config)
+    shapes = {}
+    for name in _group_fields(cls):
+        value = getattr(state, name) if name in cls._state_fields else getattr(config, name)
+        if value is not None:
+            shapes.setdefault(tuple(jnp.shape(value)), name)
+    if len(shapes) > 1:
+        (shape, name), (other_shape, other) = list(shapes.items())[:2]
+        half, other_half = ("state" if n in cls._state_fields else "config" for n in (name, other))
+        raise ValueError(
+            f"`statefulsched.combine`: `{half}{where}.{name}` has shape {shape} and `{other_half}{where}.{other}` "
+            f"shape {other_shape}: the halves come from `{cls.__name__}`s with different numbers of param groups."
+        )
+
+
 def _combine(state: Any, config: AbstractScheduler, where: str) -> AbstractScheduler:
     cls = type(config)
     expected = state_type(cls)
@@ -77,6 +107,7 @@ def _combine(state: Any, config: AbstractScheduler, where: str) -> AbstractSched
                 f"field `{name}` is set: a whole scheduler, not its configuration."
             )
         changes[name] = value
+    _check_groups(state, config, where)
     return replace(config, **changes)
 
 
@@ -150,8 +181,9 @@ def combine(state: NamedTuple, config: Scheduler) -> Scheduler:
 
     **Raises** `ValueError` when the halves do not come from schedulers of the same class and
     children, or are swapped, or `config` is a whole scheduler; `TypeError` when `config` is
-    not a scheduler. Only the structure is checked, at trace time: combine the halves of one
-    `partition` (the number of param groups, in the arrays' shapes, is not compared).
+    not a scheduler, and `ValueError` when the per-group arrays of the two halves (`lr`,
+    `base_lr`, ...) differ in shape, i.e. in the number of param groups. Only the structure
+    and shapes are checked (at trace time), not values: combine the halves of one `partition`.
     """
     if not isinstance(config, AbstractScheduler):
         raise TypeError(

@@ -179,6 +179,27 @@ def test_bad_halves_are_refused_by_name():
     mixed = ss.SequentialLR([one, ss.CosineAnnealingLR(0.1, T_max=10)], milestones=[2])
     with pytest.raises(ValueError, match=r"`state.schedulers\[1\]` must be the `CosineAnnealingLRState`"):
         ss.combine(ss.partition(two)[0], ss.partition(mixed)[1])
+    # Halves of schedulers with different numbers of param groups: stepping them together
+    # would silently drop (or broadcast) groups, so they are refused, a child's by its path.
+    pair = ss.partition(ss.OneCycleLR([0.1, 0.2], total_steps=10))
+    with pytest.raises(
+        ValueError,
+        match=r"`config.initial_lr` has shape \(\) and `state.lr` shape \(2,\): .*"
+        r"`OneCycleLR`s with different numbers of param groups",
+    ):
+        ss.combine(pair[0], ss.partition(ss.OneCycleLR(0.1, total_steps=10))[1])
+    nested = [
+        ss.SequentialLR([ss.StepLR(lr, step_size=3), ss.ConstantLR(lr)], milestones=[2]) for lr in (0.1, [0.1, 0.2])
+    ]
+    with pytest.raises(
+        ValueError, match=r"`config.schedulers\[0\].base_lr` has shape \(\) and `state.schedulers\[0\].lr`"
+    ):
+        ss.combine(ss.partition(nested[1])[0], ss.partition(nested[0])[1])
+    batch = jax.vmap(lambda g: ss.StepLR([0.1, 0.2], step_size=3, gamma=g))(jnp.linspace(0.1, 0.9, 5))
+    batch_state, batch_config = ss.partition(batch)
+    with pytest.raises(ValueError, match=r"`config.base_lr` has shape \(5, 2\) and `state.lr` shape \(2,\)"):
+        jax.vmap(lambda st: ss.combine(st, batch_config))(batch_state)  # the batch of configurations not vmapped
+    assert jax.vmap(ss.combine)(batch_state, batch_config).lr.shape == (5, 2)
 
 
 @pytest.mark.parametrize("adapter", ["stateful", "stateful_schedule", "scale_by_scheduler"])
