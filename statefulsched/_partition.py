@@ -179,11 +179,15 @@ def combine(state: NamedTuple, config: Scheduler) -> Scheduler:
 
     **Returns** the scheduler: `config` with the arrays of `state`.
 
-    **Raises** `ValueError` when the halves do not come from schedulers of the same class and
-    children, or are swapped, or `config` is a whole scheduler; `TypeError` when `config` is
-    not a scheduler, and `ValueError` when the per-group arrays of the two halves (`lr`,
-    `base_lr`, ...) differ in shape, i.e. in the number of param groups. Only the structure
-    and shapes are checked (at trace time), not values: combine the halves of one `partition`.
+    **Raises**
+
+    - `ValueError` when the halves do not come from schedulers of the same class and
+        children, or are swapped, or `config` is a whole scheduler, or when their per-group
+        arrays (`lr`, `base_lr`, ...) differ in shape, i.e. in the number of param groups;
+    - `TypeError` when `config` is not a scheduler.
+
+    Only the structure and shapes are checked (at trace time), not the values: combine the
+    halves of one `partition`.
     """
     if not isinstance(config, AbstractScheduler):
         raise TypeError(
