@@ -1,6 +1,5 @@
 """`SequentialLR`: hand over from one scheduler to the next at milestones."""
 
-import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -20,12 +19,18 @@ def _where(pred: Array, on_true, on_false):
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
+def select(index: Int[Array, ""], options: Sequence[Any]) -> Any:
+    """`options[index]` (pytrees of one structure), by a chain of selects rather than a
+    gather, which is slow under `vmap`; an `index` past the end selects the last option."""
+    chosen = options[-1]
+    for i in reversed(range(len(options) - 1)):
+        chosen = _where(index == i, options[i], chosen)
+    return chosen
+
+
 def active_lr(children: Sequence[AbstractScheduler], index: Int[Array, ""]) -> Array:
-    """The `lr` field of `children[index]`, selected without a gather (slow under `vmap`)."""
-    lr = children[-1].lr
-    for i in reversed(range(len(children) - 1)):
-        lr = jnp.where(index == i, children[i].lr, lr)
-    return lr
+    """The `lr` field of `children[index]`."""
+    return select(index, [child.lr for child in children])
 
 
 class SequentialLR(_Composite):
@@ -115,13 +120,7 @@ class SequentialLR(_Composite):
             # state. A conditional costs more than the few scalar operations of its branches
             # (about 25 ns per `lax.scan` iteration on CPU); under `vmap` a switch runs every
             # branch anyway.
-            stepped = [run(self.schedulers) for run in branches]
-            out = jax.tree.map(
-                lambda *leaves: functools.reduce(
-                    lambda acc, i: jnp.where(index == i, leaves[i], acc), range(len(leaves) - 2, -1, -1), leaves[-1]
-                ),
-                *stepped,
-            )
+            out = select(index, [run(self.schedulers) for run in branches])
         if standalone:
             # Stepped on its own, the active child's new `lr` field is the lr handed on. Reading
             # it back, rather than returning the lr from every branch as well, lets XLA compute
