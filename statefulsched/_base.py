@@ -329,9 +329,9 @@ class AbstractScheduler(eqx.Module):
     # Whether it is built from the optimizer's lr (held in its `base_lr` field); CyclicLR,
     # OneCycleLR and the composites are not. Composites check that such children agree.
     _takes_lr: ClassVar[bool] = True
-    # Whether `_advance` depends on nothing but `last_epoch` and the configuration, so the
-    # lr after any number of steps can be computed directly by setting `last_epoch`
-    # (`statefulsched.optax.to_schedule` relies on it); otherwise it is a recurrence.
+    # Whether `_jump` computes the state any number of steps ahead directly, in constant
+    # time (`values`, `to_schedule` and `SequentialLR`'s jump rely on it); otherwise
+    # `_advance` is a recurrence, replayed step by step.
     _closed_form: ClassVar[bool] = False
     # Whether `step` needs a metric (`ReduceLROnPlateau`, and composites holding one).
     _uses_metric: ClassVar[bool] = False
@@ -439,6 +439,16 @@ class AbstractScheduler(eqx.Module):
     @abc.abstractmethod
     def _advance(self, metric: Any) -> "AbstractScheduler":
         """One step on its own: the traceable body of `step`."""
+
+    def _jump(self, steps: Int[Array, ""]) -> "AbstractScheduler":
+        """The state `steps >= 0` steps on, for a `_closed_form` class.
+
+        By default `_advance` depends on nothing but `last_epoch` and the configuration, so
+        setting `last_epoch` one short and advancing once gives it: the very computation
+        `step` does, so the same numbers (at `steps == 0` the current value is recomputed).
+        Classes with more state than the step count override it.
+        """
+        return replace(self, last_epoch=self.last_epoch + steps - 1)._advance(None)
 
     @abc.abstractmethod
     def _chain_init(self, lr: Array) -> Array:

@@ -13,6 +13,7 @@ from jaxtyping import Array, ArrayLike, Int
 from ._base import AbstractScheduler, as_value_error, replace, runtime_checks, uses_metric
 from ._fingerprint import MISMATCH, mismatch, traced, walk
 from ._optax._common import Value, check_value, pick
+from ._schedulers.chained import ChainedScheduler
 from ._schedulers.sequential import SequentialLR, active_lr
 
 
@@ -21,26 +22,26 @@ def closed_form(scheduler: AbstractScheduler) -> bool:
 
     The closed-form classes can, and so can a `SequentialLR` whose children all can (and
     none carries on from the lr its predecessor reached, as `MultiplicativeLR` and `SWALR`
-    do): each child is stepped only while it is the active one.
+    do): each child is stepped only while it is the active one. A `ChainedScheduler` can
+    when every child is multiplicative: its lr is the product of their factors.
     """
     if isinstance(scheduler, SequentialLR):
         return all(closed_form(c) and not type(c)._continues_shared_lr for c in scheduler.schedulers)
+    if isinstance(scheduler, ChainedScheduler):
+        return scheduler._multiplicative
     return type(scheduler)._closed_form
 
 
 def jump(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractScheduler:
     """A scheduler with a closed form (`closed_form`) `steps >= 0` steps on, in constant time.
 
-    `_advance` of a closed-form class depends on nothing but `last_epoch` and the
-    configuration, so setting `last_epoch` one short of the target and advancing once gives
-    the state after `steps` steps: the very computation `step` does, so the same numbers.
-    At `steps == 0` the current value is recomputed.
+    Each class's `_jump` gives the state `step` would reach, by the same computation as
+    `step` wherever the class allows (see `AbstractScheduler._jump`).
     """
-    start = scheduler.last_epoch
-    steps = jnp.asarray(steps).astype(start.dtype)
+    steps = jnp.asarray(steps).astype(scheduler.last_epoch.dtype)
     if isinstance(scheduler, SequentialLR):
         return _jump_sequential(scheduler, steps)
-    return replace(scheduler, last_epoch=start + steps - 1)._advance(None)
+    return scheduler._jump(steps)
 
 
 def _jump_sequential(scheduler: SequentialLR, steps: Int[Array, ""]) -> SequentialLR:
@@ -170,10 +171,10 @@ def values(scheduler: AbstractScheduler, n: int, *, value: Value = "lr", group: 
 
     `values(sched, n)[0]` is `sched.lr`, `values(sched, n)[k]` the lr of `sched` stepped `k`
     times, so the result equals `[s.lr for s in trajectory]` without stepping in Python.
-    Schedulers with a closed form in the step count (all but `MultiplicativeLR`,
-    `CosineAnnealingWarmRestarts`, `ChainedScheduler` and a `SequentialLR` holding one of
-    those, `SWALR` or a metric-watching child) are evaluated at all `n` counts at once,
-    vectorised; the others are stepped in a `lax.scan`. Both run the scheduler's own step
+    Schedulers with a closed form in the step count (all but `MultiplicativeLR`, a
+    `ChainedScheduler` with a child that is not multiplicative, and a `SequentialLR` holding
+    one of those, `SWALR` or a metric-watching child) are evaluated at all `n` counts at
+    once, vectorised; the others are stepped in a `lax.scan`. Both run the scheduler's own step
     computation, so the values are those of `step` (to the last bit or within a few ulp: the
     compiler may vectorise and fuse differently).
 

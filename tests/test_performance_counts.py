@@ -89,7 +89,7 @@ def test_values_refuse_metric_schedulers(case):
 
 
 def test_values_compile_once_per_n_and_inside_transformations():
-    sched = ss.CosineAnnealingWarmRestarts(0.1, T_0=3, T_mult=2)  # a recurrence: the `lax.scan` path
+    sched = ss.MultiplicativeLR(0.1, lambda t: 0.9)  # a recurrence: the `lax.scan` path
     closed = ss.OneCycleLR(0.1, total_steps=50)  # a closed form: the vectorised path
     for s in (sched, closed):
         stepped = s.step()

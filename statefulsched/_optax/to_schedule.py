@@ -20,11 +20,11 @@ def to_schedule(
     follows the stepped scheduler update by update. Counts below 0 give the current value.
 
     Schedules with a closed form in the step count are evaluated directly, in constant
-    time, and can be vmapped over counts: all but `MultiplicativeLR`,
-    `CosineAnnealingWarmRestarts`, `ChainedScheduler`, and a `SequentialLR` holding one of
-    those or `SWALR` (a warm-up then cosine has one). The others replay `k` steps in a `fori_loop`,
-    so a call costs time proportional to `k`; inside a training loop prefer the scheduler
-    itself as a stateful schedule, or `set_hyperparams`.
+    time, and can be vmapped over counts: all but `MultiplicativeLR`, a `ChainedScheduler`
+    with a child that is not multiplicative, and a `SequentialLR` holding one of those or
+    `SWALR` (a warm-up then cosine has one, and so do warm restarts). The others replay `k`
+    steps in a `fori_loop`, so a call costs time proportional to `k`; inside a training loop
+    prefer the scheduler itself as a stateful schedule, or `set_hyperparams`.
 
     **Arguments:**
 

@@ -4,6 +4,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractOverridingScheduler, AbstractScheduler, replace
@@ -108,6 +110,7 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
     lr: Float[Array, "*groups"]
 
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "T_cur", "T_i", "lr")
+    _closed_form: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -126,7 +129,7 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
         self.last_epoch = as_int(0)
         self.T_cur = as_int(0)
         self.T_i = self.T_0
-        self.lr = self.eta_min + (self.base_lr - self.eta_min) * half_cosine_pair(self.T_cur, self.T_i)[0]
+        self.lr = CosineAnnealingWarmRestarts._lr_at(self, self.T_cur, self.T_i)
 
     def _advance(self, metric: Any) -> "CosineAnnealingWarmRestarts":
         del metric
@@ -135,5 +138,86 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
         t_cur = jnp.where(restart, t_cur - self.T_i, t_cur)
         t_i = jnp.where(restart, self.T_i * self.T_mult, self.T_i)
         # `0 <= t_cur < t_i`, so no reduction is needed.
-        lr = self.eta_min + (self.base_lr - self.eta_min) * half_cosine_pair(t_cur, t_i)[0]
-        return replace(self, last_epoch=self.last_epoch + 1, T_cur=t_cur, T_i=t_i, lr=lr)
+        return replace(self, last_epoch=self.last_epoch + 1, T_cur=t_cur, T_i=t_i, lr=self._lr_at(t_cur, t_i))
+
+    def _jump(self, steps: Int[Array, ""]) -> "CosineAnnealingWarmRestarts":
+        # `steps` more steps leave the period's position at `T_cur + steps` past its
+        # start, less the lengths of the periods completed on the way.
+        position = self.T_cur + steps
+        # `T_mult == 1`: every period lasts `T_i`.
+        same = floor_divmod(position, self.T_i)[1]
+        # `T_mult >= 2`: the periods grow, and at most 31 of them start within `int32`.
+        passed, t_i = _restarts(position, self.T_i, self.T_mult)
+        once = self.T_mult == 1
+        t_cur = jnp.where(once, same, position - passed)
+        t_i = jnp.where(once, self.T_i, t_i)
+        return replace(self, last_epoch=self.last_epoch + steps, T_cur=t_cur, T_i=t_i, lr=self._lr_at(t_cur, t_i))
+
+    def _lr_at(self, t_cur: Int[Array, ""], t_i: Int[Array, ""]) -> Float[Array, "*groups"]:
+        return self.eta_min + (self.base_lr - self.eta_min) * half_cosine_pair(t_cur, t_i)[0]
+
+
+_INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+def _restarts(position: Int[Array, "*k"], t_i: Int[Array, ""], t_mult: Int[Array, ""]) -> tuple[Array, Array]:
+    """Where the period holding `position` starts, and its length, for `T_mult >= 2`.
+
+    The periods from the current one on last `P_j = t_i * t_mult**j` steps and the `j`-th
+    starts at `S_j = P_0 + ... + P_(j-1)` steps from the current one's start, so the step
+    `position` (`0 <= position < 2**31`) lies in period `n`, the last with `S_n <= position`.
+    `S_j >= 2**j - 1`, so `n <= 31`.
+
+    A period whose start or length `int32` cannot hold is left out, and so are the later
+    ones. The stepped recurrence wraps around instead (`T_i * T_mult` in `int32`), so the
+    two agree where every period that starts at or before `position` fits in `int32`, i.e.
+    wherever `step` is right.
+
+    The table depends only on the state, so under `vmap` over step counts it is computed
+    once: the optimization barrier keeps XLA from fusing it into the loop over the counts,
+    which recomputed it for every count (5.4 against 3.5 ns per count, cosine included).
+    `n` is found by a select per entry rather than a gather, which does not vectorise.
+    """
+    begins, lengths = lax.optimization_barrier(_periods(t_i, t_mult))
+    found_begin, found_length = jnp.zeros_like(t_i), t_i
+    for begin, length in zip(begins, lengths):
+        here = begin <= position
+        found_begin = jnp.where(here, begin, found_begin)
+        found_length = jnp.where(here, length, found_length)
+    return found_begin, found_length
+
+
+def _periods(t_i: Int[Array, ""], t_mult: Int[Array, ""]) -> tuple[list[Array], list[Array]]:
+    """`S_j` and `P_j` for `j = 1 ... 31` (see `_restarts`). From the first entry that
+    `int32` cannot hold on, each repeats the last one it can (or `0, t_i`), so selecting
+    it changes nothing.
+
+    The optimization barrier on the inputs keeps XLA from constant-folding the table when
+    the scheduler is closed over (`jax.jit(to_schedule(sched))`): with `T_mult = 1` folding
+    it took XLA:CPU 93 s; computing 31 entries at run time costs nothing measurable.
+    """
+    t_i, t_mult = lax.optimization_barrier((t_i, t_mult))
+    begin, length = jnp.zeros_like(t_i), t_i
+    begins, lengths = [], []
+    for _ in range(31):
+        longer = _times(length, t_mult)
+        fits = (length <= _INT32_MAX - begin) & (longer > 0)  # `begin + length` and `longer`
+        begin, length = jnp.where(fits, begin + length, begin), jnp.where(fits, longer, length)
+        begins.append(begin)
+        lengths.append(length)
+    return begins, lengths
+
+
+def _times(a: Int[Array, ""], b: Int[Array, ""]) -> Int[Array, ""]:
+    """`a * b` for `int32` `a, b >= 1`, or `0` where the product exceeds `2**31 - 1`.
+
+    Overflow is told apart without a division: the `int32` product `w` wraps to
+    `P - 2**32 k` for the exact product `P`. If `P < 2**31`, `w = P >= 0`. If
+    `2**31 <= P < 2**32`, `w = P - 2**32 < 0`. If `P >= 2**32`, the float32 product `f`,
+    within a relative `3 * 2**-24` of `P` (two conversions, one product), is above
+    `3 * 2**30`, which no `P < 2**31` reaches. So `P >= 2**31` exactly when `w < 0` or
+    `f >= 3 * 2**30`.
+    """
+    w = a * b
+    f = a.astype(jnp.float32) * b.astype(jnp.float32)
+    return jnp.where((w < 0) | (f >= np.float32(3 * 2**30)), 0, w)
