@@ -12,6 +12,8 @@ def float_dtype() -> jnp.dtype:
 
 
 INT_DTYPE = jnp.dtype(jnp.int32)
+INT32_MIN = int(np.iinfo(np.int32).min)
+INT32_MAX = int(np.iinfo(np.int32).max)
 
 
 def as_float(x) -> Array:

@@ -19,11 +19,8 @@ from jax import lax
 from jaxtyping import Array, Float, Int
 
 from .._base import AbstractOverridingScheduler, replace
-from .._numerics import as_float, as_int
+from .._numerics import INT32_MAX, INT32_MIN, as_float, as_int
 from .._validation import fail, integer, is_traced, real
-
-INT32_MIN = int(np.iinfo(np.int32).min)
-INT32_MAX = int(np.iinfo(np.int32).max)
 
 
 class AbstractOptaxSchedule(AbstractOverridingScheduler):

@@ -9,7 +9,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractOverridingScheduler, AbstractScheduler, replace
-from .._numerics import as_int, floor_divmod, half_cosine, half_cosine_pair
+from .._numerics import INT32_MAX, as_int, floor_divmod, half_cosine, half_cosine_pair
 from .._validation import integer, real
 from ._common import start
 
@@ -157,9 +157,6 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
         return self.eta_min + (self.base_lr - self.eta_min) * half_cosine_pair(t_cur, t_i)[0]
 
 
-_INT32_MAX = int(np.iinfo(np.int32).max)
-
-
 def _restarts(position: Int[Array, "*k"], t_i: Int[Array, ""], t_mult: Int[Array, ""]) -> tuple[Array, Array]:
     """Where the period holding `position` starts, and its length, for `T_mult >= 2`.
 
@@ -201,7 +198,7 @@ def _periods(t_i: Int[Array, ""], t_mult: Int[Array, ""]) -> tuple[list[Array], 
     begins, lengths = [], []
     for _ in range(31):
         longer = _times(length, t_mult)
-        fits = (length <= _INT32_MAX - begin) & (longer > 0)  # `begin + length` and `longer`
+        fits = (length <= INT32_MAX - begin) & (longer > 0)  # `begin + length` and `longer`
         begin, length = jnp.where(fits, begin + length, begin), jnp.where(fits, longer, length)
         begins.append(begin)
         lengths.append(length)
