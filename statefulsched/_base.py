@@ -331,7 +331,8 @@ class AbstractScheduler(eqx.Module):
     _takes_lr: ClassVar[bool] = True
     # Whether `_jump` computes the state any number of steps ahead directly, in constant
     # time (`values`, `to_schedule` and `SequentialLR`'s jump rely on it); otherwise
-    # `_advance` is a recurrence, replayed step by step.
+    # `_advance` is a recurrence, replayed step by step. Composites decide from their
+    # children (`_has_closed_form`).
     _closed_form: ClassVar[bool] = False
     # Whether `step` needs a metric (`ReduceLROnPlateau`, and composites holding one).
     _uses_metric: ClassVar[bool] = False
@@ -440,8 +441,12 @@ class AbstractScheduler(eqx.Module):
     def _advance(self, metric: Any) -> "AbstractScheduler":
         """One step on its own: the traceable body of `step`."""
 
+    def _has_closed_form(self) -> bool:
+        """Whether `_jump` applies to this scheduler."""
+        return type(self)._closed_form
+
     def _jump(self, steps: Int[Array, ""]) -> "AbstractScheduler":
-        """The state `steps >= 0` steps on, for a `_closed_form` class.
+        """The state `steps >= 0` steps on (`int32`), when `_has_closed_form()`.
 
         By default `_advance` depends on nothing but `last_epoch` and the configuration, so
         setting `last_epoch` one short and advancing once gives it: the very computation

@@ -10,11 +10,9 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Int
 
-from ._base import AbstractScheduler, as_value_error, replace, runtime_checks, uses_metric
+from ._base import AbstractScheduler, as_value_error, runtime_checks, uses_metric
 from ._fingerprint import MISMATCH, mismatch, traced, walk
 from ._optax._common import Value, check_value, pick
-from ._schedulers.chained import ChainedScheduler
-from ._schedulers.sequential import SequentialLR, active_lr
 
 
 def closed_form(scheduler: AbstractScheduler) -> bool:
@@ -22,14 +20,9 @@ def closed_form(scheduler: AbstractScheduler) -> bool:
 
     The closed-form classes can, and so can a `SequentialLR` whose children all can (and
     none carries on from the lr its predecessor reached, as `MultiplicativeLR` and `SWALR`
-    do): each child is stepped only while it is the active one. A `ChainedScheduler` can
-    when every child is multiplicative: its lr is the product of their factors.
+    do), and a `ChainedScheduler` whose children are all multiplicative.
     """
-    if isinstance(scheduler, SequentialLR):
-        return all(closed_form(c) and not type(c)._continues_shared_lr for c in scheduler.schedulers)
-    if isinstance(scheduler, ChainedScheduler):
-        return scheduler._multiplicative
-    return type(scheduler)._closed_form
+    return scheduler._has_closed_form()
 
 
 def jump(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractScheduler:
@@ -38,30 +31,7 @@ def jump(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractSch
     Each class's `_jump` gives the state `step` would reach, by the same computation as
     `step` wherever the class allows (see `AbstractScheduler._jump`).
     """
-    steps = jnp.asarray(steps).astype(scheduler.last_epoch.dtype)
-    if isinstance(scheduler, SequentialLR):
-        return _jump_sequential(scheduler, steps)
-    return scheduler._jump(steps)
-
-
-def _jump_sequential(scheduler: SequentialLR, steps: Int[Array, ""]) -> SequentialLR:
-    """`SequentialLR`: child `j` takes a step at every step `s` with `milestones[j - 1] < s <
-    milestones[j]` (it is entered, not stepped, at `s == milestones[j - 1]`, and
-    `milestones[-1]` is 0), so from step `t` to `t + steps` it takes as many steps as that
-    interval has in `(t, t + steps]`. Each child jumps by its own count (a child that takes
-    none keeps its state, as stepping leaves it); the lr is that of the child active at the end.
-    """
-    t = scheduler.last_epoch
-    target = t + steps
-    bounds = jnp.concatenate([jnp.zeros((1,), t.dtype), scheduler.milestones.astype(t.dtype)])
-    children = []
-    for j, child in enumerate(scheduler.schedulers):
-        last = target if j == len(scheduler.schedulers) - 1 else bounds[j + 1] - 1
-        taken = jnp.maximum(jnp.minimum(target, last) - jnp.maximum(t, bounds[j]), 0)
-        jumped = jump(child, taken)
-        children.append(jax.tree.map(lambda a, b, k=taken: jnp.where(k == 0, a, b), child, jumped))
-    lr = active_lr(children, jnp.sum(scheduler.milestones <= target))
-    return replace(scheduler, last_epoch=target, lr=lr.astype(scheduler.lr.dtype), schedulers=tuple(children))
+    return scheduler._jump(jnp.asarray(steps).astype(scheduler.last_epoch.dtype))
 
 
 def after(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractScheduler:

@@ -61,8 +61,11 @@ class ChainedScheduler(_Composite):
         children = tuple(child._advance(metric) for child in self.schedulers)
         return replace(self, last_epoch=self.last_epoch + 1, lr=_product_lr(children), schedulers=children)
 
+    def _has_closed_form(self) -> bool:
+        return self._multiplicative
+
     def _jump(self, steps: Int[Array, ""]) -> "ChainedScheduler":
-        # Only with multiplicative children (`_curve.closed_form`): each jumps on its own.
+        # Only with multiplicative children: each jumps on its own.
         children = tuple(child._jump(steps) for child in self.schedulers)
         return replace(self, last_epoch=self.last_epoch + steps, lr=_product_lr(children), schedulers=children)
 

@@ -136,6 +136,29 @@ class SequentialLR(_Composite):
     def _advance(self, metric: Any) -> "SequentialLR":
         return self._move(self.lr, metric, standalone=True)[0]
 
+    def _has_closed_form(self) -> bool:
+        # Each child is stepped only while it is the active one, unless it carries on from
+        # the lr its predecessor reached.
+        return all(c._has_closed_form() and not type(c)._continues_shared_lr for c in self.schedulers)
+
+    def _jump(self, steps: Int[Array, ""]) -> "SequentialLR":
+        """Child `j` takes a step at every step `s` with `milestones[j - 1] < s < milestones[j]`
+        (it is entered, not stepped, at `s == milestones[j - 1]`, and `milestones[-1]` is 0),
+        so from step `t` to `t + steps` it takes as many steps as that interval has in
+        `(t, t + steps]`. Each child jumps by its own count (a child that takes none keeps its
+        state, as stepping leaves it); the lr is that of the child active at the end.
+        """
+        t = self.last_epoch
+        target = t + steps
+        bounds = jnp.concatenate([jnp.zeros((1,), t.dtype), self.milestones.astype(t.dtype)])
+        children = []
+        for j, child in enumerate(self.schedulers):
+            last = target if j == len(self.schedulers) - 1 else bounds[j + 1] - 1
+            taken = jnp.maximum(jnp.minimum(target, last) - jnp.maximum(t, bounds[j]), 0)
+            children.append(_where(taken == 0, child, child._jump(taken)))
+        lr = active_lr(children, jnp.sum(self.milestones <= target))
+        return replace(self, last_epoch=target, lr=lr.astype(self.lr.dtype), schedulers=tuple(children))
+
     def _chain_init(self, lr: Array) -> Array:
         del lr
         return self.lr
