@@ -533,14 +533,14 @@ def _onecycle_config(s):
     initial lr, `max_lr / div_factor`). torch keeps `max_lr`, `min_lr` and the momentum bounds in
     the optimizer's param groups, so a torch dict cannot be checked for them beyond the initial
     lr and the current lr. The lr and momentum are recomputed from `last_epoch`."""
-    ends = np.asarray(s.phase_last_step).tolist()
-    fracs = [_float(f) for f in np.asarray(s.phase_frac)]
+    ends = np.asarray(s.phase_end_step).tolist()
+    offsets = [_float(f) for f in np.asarray(s.phase_end_offset)]
     phases = []
     for i, (lr_start, lr_end, m_start, m_end) in enumerate(_THREE_PHASES if s.three_phase else _TWO_PHASES):
         last = i == len(ends) - 1
         phases.append(
             {
-                "end_step": int(s.total_steps) - 1 if last else float(ends[i]) + fracs[i],
+                "end_step": int(s.total_steps) - 1 if last else float(ends[i]) + offsets[i],
                 "start_lr": f"{lr_start}_lr",
                 "end_lr": f"{lr_end}_lr",
                 "start_momentum": f"{m_start}_momentum",

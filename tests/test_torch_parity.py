@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import Spec, run_ours, run_torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 S = Spec
@@ -44,7 +44,9 @@ def _groups(spec: Spec, lr) -> list[float]:
     return [0.5] * n
 
 
-def check(spec: Spec, lr, metrics: list, precision: str, beta: bool = False):
+def check(spec: Spec, lr, metrics: list, precision: str, beta: bool = False, last_atol: float = 0.0):
+    """Our lrs (and momenta) against torch's, step by step; `last_atol` widens the absolute
+    tolerance of the last step alone."""
     rtol, atol = TOL[precision]
     ours, our_m, sched = run_ours(spec, lr, metrics)
     torch_metrics = [0.0 if m is None else m for m in metrics]
@@ -56,7 +58,10 @@ def check(spec: Spec, lr, metrics: list, precision: str, beta: bool = False):
     # the lr far below `eta_min` the result is a small difference of terms of size
     # `eta_min`, so its error is relative to `eta_min`, not to the (smaller) lr.
     floor = rtol * max([0.0] + [c.kwargs.get("eta_min", 0.0) for c in spec.children if spec.name == "ChainedScheduler"])
-    np.testing.assert_allclose(ours, ref, rtol=rtol, atol=max(atol * scale, floor), err_msg=repr(spec))
+    np.testing.assert_allclose(ours[:-1], ref[:-1], rtol=rtol, atol=max(atol * scale, floor), err_msg=repr(spec))
+    np.testing.assert_allclose(
+        ours[-1:], ref[-1:], rtol=rtol, atol=max(atol * scale, floor, last_atol), err_msg=repr(spec)
+    )
     if our_m is not None:
         np.testing.assert_allclose(our_m, ref_m, rtol=rtol, atol=atol, err_msg=repr(spec))
     return sched
@@ -359,7 +364,10 @@ def cyclic(draw):
 @st.composite
 def onecycle(draw):
     total = draw(st.integers(2, 300))
-    pct = draw(floats(0.0, 1.0))
+    # Besides any fraction, ones that put a phase end just below a whole step, where its
+    # distance to the next step must keep its precision in float32.
+    just_below = st.integers(1, total).map(lambda k: math.nextafter(k / total, 0.0))
+    pct = draw(st.one_of(floats(0.0, 1.0), just_below))
     three = draw(st.booleans())
     ends = [pct * total - 1, 2 * pct * total - 2] if three else [pct * total - 1]
     # torch divides by zero on these; ours rejects them (tested in test_validation.py).
@@ -431,19 +439,52 @@ def test_cyclic(spec, n, precision):
     check(spec, None, [None] * n, precision)
 
 
+# Beyond this fraction of its last phase, the extrapolated step `total_steps` is rounding
+# noise in torch (see `test_onecycle`).
+_RESOLVED_PCT = {"float32": 2.0, "float64": 1e5}
+
+
 @SETTINGS
 @given(case=onecycle())
+# Found by hypothesis: a last phase 2.2e-16 steps long, which step 2 overshoots 4.5e15 times.
+@example(
+    case=(
+        S(
+            "OneCycleLR",
+            dict(
+                max_lr=0.1,
+                total_steps=2,
+                pct_start=0.9999999999999999,
+                anneal_strategy="cos",
+                three_phase=False,
+                div_factor=1.0,
+                final_div_factor=1e4,
+            ),
+        ),
+        2,
+    )
+)
 def test_onecycle(case, precision):
     spec, total = case
-    steps = total
     kwargs = spec.kwargs
-    last_start = (2 if kwargs["three_phase"] else 1) * kwargs["pct_start"] * total - (2 if kwargs["three_phase"] else 1)
-    if precision == "float32" and total - 1 - last_start < 1:
-        # Step `total_steps` lies past the schedule, where torch extrapolates its last phase:
-        # with a phase shorter than a step, the cosine's argument reaches ~1e5 radians, which
-        # float32 cannot resolve (the fraction of the phase done is itself off by ~1e-2).
-        steps = total - 1
-    check(spec, None, [None] * steps, precision)
+    phases = 2 if kwargs["three_phase"] else 1
+    last_start = phases * kwargs["pct_start"] * total - phases
+    # Step `total_steps` lies past the schedule, where torch extrapolates its last phase to
+    # the fraction `pct = (total - last_start) / (total - 1 - last_start)` of it and takes
+    # `cos(pi * pct)`. Once `pct` is large, the argument is rounded far beyond the tolerance
+    # (float64: at `pct = 4.5e15` torch's cosine is noise, while our exact reduction of
+    # `pct` modulo 2 gives -1); in float32 our own `pct` is off by ~1e-2 at `pct ~ 1e5`.
+    # Compare that step only while both sides resolve it.
+    length = total - 1 - last_start
+    if (total - last_start) > _RESOLVED_PCT[precision] * length:
+        check(spec, None, [None] * (total - 1), precision)
+        return
+    # The linear extrapolation `start * (-1 / length) + end * (1 + 1 / length)` can cancel
+    # to about 0 (`pct_start=0`, `final_div_factor=1`), where the error is a few ulp of the
+    # terms rather than of the result.
+    max_lr = max(kwargs["max_lr"]) if isinstance(kwargs["max_lr"], list) else kwargs["max_lr"]
+    terms = max_lr * (1 + 2 / length)
+    check(spec, None, [None] * total, precision, last_atol=8 * float(np.finfo(precision).eps) * terms)
 
 
 @SETTINGS

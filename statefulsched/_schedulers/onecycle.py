@@ -1,6 +1,5 @@
 """`OneCycleLR`: the 1cycle policy (warm up to `max_lr`, then anneal far below the start)."""
 
-import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -72,10 +71,12 @@ class OneCycleLR(AbstractOverridingScheduler):
     max_lr: Float[Array, "*groups"]
     min_lr: Float[Array, "*groups"]
     total_steps: Int[Array, ""]
-    # Phase `i` ends at step `phase_last_step[i] + phase_frac[i]` (torch's float end
-    # steps, split so that short phases late in a long cycle keep float32 precision).
-    phase_last_step: Int[Array, " phases"]
-    phase_frac: Float[Array, " phases"]
+    # Phase `i` ends at step `phase_end_step[i] + phase_end_offset[i]`: torch's float end
+    # step split into the nearest integer and a remainder in `[-1/2, 1/2]`, so that short
+    # phases late in a long cycle keep float32 precision, and so does the distance from an
+    # end to the integer step just past it, however close the end lies below that step.
+    phase_end_step: Int[Array, " phases"]
+    phase_end_offset: Float[Array, " phases"]
     phase_length: Float[Array, " phases"]
     base_momentum: Float[Array, "*groups"] | None
     max_momentum: Float[Array, "*groups"] | None
@@ -136,9 +137,9 @@ class OneCycleLR(AbstractOverridingScheduler):
         if is_traced((total_steps, epochs, steps_per_epoch, pct_start)):
             n = steps.astype(pct.dtype)
             ends = jnp.stack([pct * n - 1, 2 * pct * n - 2, n - 1] if self.three_phase else [pct * n - 1, n - 1])
-            last = jnp.floor(ends)
-            self.phase_last_step = last.astype(jnp.int32)
-            self.phase_frac = ends - last
+            nearest = jnp.round(ends)
+            self.phase_end_step = nearest.astype(jnp.int32)
+            self.phase_end_offset = ends - nearest
             self.phase_length = jnp.diff(ends, prepend=0.0)
         else:
             # Phase ends in float64, as torch computes them, so the integer step at which
@@ -151,9 +152,9 @@ class OneCycleLR(AbstractOverridingScheduler):
             )
             if ends[0] == 0.0:
                 raise fail(call, "pct_start", pct_start, f"such that pct_start * total_steps != 1 (total_steps={n})")
-            last = [math.floor(e) for e in ends]
-            self.phase_last_step = as_int(last)
-            self.phase_frac = as_float([e - f for e, f in zip(ends, last)])
+            nearest = [round(e) for e in ends]
+            self.phase_end_step = as_int(nearest)
+            self.phase_end_offset = as_float([e - k for e, k in zip(ends, nearest)])
             self.phase_length = as_float(np.diff(ends, prepend=0.0))
         self.last_epoch = as_int(0)
         self.lr, self.momentum = OneCycleLR._values(self, self.last_epoch)
@@ -177,26 +178,31 @@ class OneCycleLR(AbstractOverridingScheduler):
         phases = _THREE_PHASES if self.three_phase else _TWO_PHASES
         named_lr = {"initial": self.initial_lr, "max": self.max_lr, "min": self.min_lr}
         named_m = {"base": self.base_momentum, "max": self.max_momentum}
-        dtype = self.phase_frac.dtype
+        dtype = self.phase_end_offset.dtype
 
         def phase(i: int) -> tuple:
+            # Integer differences first (exact), then the offsets: `done` of a phase that
+            # starts just below an integer step is that small distance, to full precision.
             if i == 0:
                 done = t.astype(dtype)
             else:
-                done = (t - self.phase_last_step[i - 1]).astype(dtype) - self.phase_frac[i - 1]
-            to_go = (self.phase_last_step[i] - t).astype(dtype) + self.phase_frac[i]
+                done = (t - self.phase_end_step[i - 1]).astype(dtype) - self.phase_end_offset[i - 1]
+            to_go = (self.phase_end_step[i] - t).astype(dtype) + self.phase_end_offset[i]
             lr_start, lr_end, m_start, m_end = phases[i]
             ends = (named_lr[lr_start], named_lr[lr_end], named_m[m_start], named_m[m_end])
             return done, to_go, self.phase_length[i], ends
 
-        # Pick the phase first (the first whose last step `t` has not passed; the last one
-        # past the end), then evaluate its curve once: the same arithmetic as evaluating
-        # every phase and selecting, at a fraction of the cost under `vmap`.
+        # Pick the phase first (the first whose end `t` has not passed; the last one past
+        # the end), then evaluate its curve once: the same arithmetic as evaluating every
+        # phase and selecting, at a fraction of the cost under `vmap`.
         done, to_go, length, ends = phase(len(phases) - 1)
         for i in reversed(range(len(phases) - 1)):
-            here = t <= self.phase_last_step[i]
+            candidate = phase(i)
+            # `t <= end`, exactly: `to_go` is an integer plus an offset of at most 1/2, so
+            # rounding cannot change its sign.
+            here = candidate[1] >= 0
             done, to_go, length, ends = jax.tree.map(
-                lambda a, b: jnp.where(here, a, b), phase(i), (done, to_go, length, ends)
+                lambda a, b: jnp.where(here, a, b), candidate, (done, to_go, length, ends)
             )
         lr_start, lr_end, m_start, m_end = ends
         zero_phase = length == 0
