@@ -17,7 +17,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._fingerprint import MISMATCH, describe_static, fingerprint, mismatch, static_config, traced, walk
-from ._numerics import INT_DTYPE, float_dtype
+from ._numerics import INT32_MAX, INT_DTYPE, float_dtype
 
 Metric = ArrayLike | float | None
 
@@ -95,6 +95,28 @@ def _own_state(node: "AbstractScheduler") -> tuple:
     return tuple(getattr(node, name) for name in type(node)._state_fields if name != "schedulers")
 
 
+def advance(scheduler: "AbstractScheduler", metric: Any) -> "AbstractScheduler":
+    """One step: `scheduler._advance(metric)`, with step counts that stop at `2**31 - 1`.
+
+    Step counts are `int32`, as optax's are, and like optax's count they saturate rather
+    than wrap around to `-2**31` (where a `StepLR` lr became `inf`): a count (the
+    scheduler's, or a child's) already at `2**31 - 1` is taken as `2**31 - 2`, so the step
+    is the one that reached the end again. A closed form therefore holds its value there; a
+    recurrence (`MultiplicativeLR`, `ReduceLROnPlateau`) goes on applying its step.
+
+    The clamp acts on the counts going in, not on the state coming out: a select over the
+    new state changed how XLA fused a `SequentialLR`'s float arithmetic, by an ulp or two.
+    """
+    return _clamp_counts(scheduler)._advance(metric)
+
+
+def _clamp_counts(node: "AbstractScheduler") -> "AbstractScheduler":
+    new = replace(node, last_epoch=jnp.minimum(node.last_epoch, INT32_MAX - 1))
+    if "schedulers" in type(node)._state_fields:
+        _dict_of(new)["schedulers"] = tuple(_clamp_counts(child) for child in node.schedulers)
+    return new
+
+
 @jax.jit
 def _advance_state(scheduler: "AbstractScheduler", metric: Any) -> tuple:
     """The compiled step of a composite: the scheduler goes in as a pytree.
@@ -103,7 +125,7 @@ def _advance_state(scheduler: "AbstractScheduler", metric: Any) -> tuple:
     about 1.5 µs of an eager call, and the children's configuration does not change.
     """
     with runtime_checks():
-        new = scheduler._advance(metric)
+        new = advance(scheduler, metric)
     return tuple(_own_state(node) for node in walk(new))
 
 
@@ -197,7 +219,7 @@ def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> _Kernel:
             module.__dict__.update(dict.fromkeys(nones))
             module.__dict__.update(zip(arrays, values[:-1]))
             with runtime_checks():
-                new = module._advance(values[-1])
+                new = advance(module, values[-1])
             return tuple(getattr(new, name) for name in outputs)
 
         getter = operator.itemgetter(*arrays)  # a tuple: every scheduler has >= 2 arrays
@@ -223,6 +245,10 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     `jax.vmap` it traces into the surrounding computation. An eager step also checks the
     fingerprint of the static configuration (see `statefulsched.verify`); a traced one
     adds nothing to the program but the step itself.
+
+    Step counts are `int32`: once `last_epoch` reaches `2**31 - 1` it stays there, as
+    optax's count saturates, rather than wrapping around; a further step repeats the step
+    that reached it (see `advance`).
     """
     fields = _dict_of(self)
     if metric is not None:
@@ -230,7 +256,7 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     if isinstance(fields["last_epoch"], jax.core.Tracer) or isinstance(metric, jax.core.Tracer):
         # Traced into a larger computation: the step itself, nothing else (no fingerprint
         # check, no runtime checks: see `runtime_checks`).
-        return self._advance(metric)
+        return advance(self, metric)
     entry = _kernel_for(self, fields)
     kernel, arguments = entry.run, entry.gather(fields, self)
     if entry.expected is None:

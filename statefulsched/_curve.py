@@ -10,8 +10,9 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Int
 
-from ._base import AbstractScheduler, as_value_error, runtime_checks, uses_metric
+from ._base import AbstractScheduler, advance, as_value_error, runtime_checks, uses_metric
 from ._fingerprint import MISMATCH, mismatch, traced, walk
+from ._numerics import INT32_MAX
 from ._optax._common import Value, check_value, pick
 
 
@@ -31,7 +32,9 @@ def jump(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractSch
     Each class's `_jump` gives the state `step` would reach, by the same computation as
     `step` wherever the class allows (see `AbstractScheduler._jump`).
     """
-    return scheduler._jump(jnp.asarray(steps).astype(scheduler.last_epoch.dtype))
+    # Like `step`, counting stops at `2**31 - 1` (see `advance`).
+    steps = jnp.minimum(jnp.asarray(steps).astype(scheduler.last_epoch.dtype), INT32_MAX - scheduler.last_epoch)
+    return scheduler._jump(steps)
 
 
 def after(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractScheduler:
@@ -42,7 +45,7 @@ def after(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractSc
     if closed_form(scheduler):
         return jump(scheduler, steps)
     steps = jnp.asarray(steps).astype(scheduler.last_epoch.dtype)
-    return lax.fori_loop(0, steps, lambda _, s: s._advance(None), scheduler)
+    return lax.fori_loop(0, steps, lambda _, s: advance(s, None), scheduler)
 
 
 def _check(scheduler: Any, n: Any, value: Any, group: Any) -> int:
@@ -91,7 +94,7 @@ def _curve_unchecked(scheduler: AbstractScheduler, n: int, value: Value, group: 
     else:
 
         def body(s, _):
-            s = s._advance(None)
+            s = advance(s, None)
             return s, pick(s, value, group)
 
         _, rest = lax.scan(body, scheduler, None, length=n - 1)

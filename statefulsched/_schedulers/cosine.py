@@ -98,6 +98,9 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
 
     **Attributes:** besides `lr` and `last_epoch`, `T_cur` and `T_i` (`int32`), as in
     torch. `step` takes no fractional epochs (torch's `step(epoch)` is deprecated there).
+    A period longer than `2**31 - 1` steps cannot be counted in `int32`: where the next
+    period would be, the position holds at the end of the current one (`T_cur = T_i - 1`)
+    while `last_epoch` goes on. That happens after at least `2**31 / T_mult` steps.
     """
 
     base_lr: Float[Array, "*groups"]
@@ -135,8 +138,12 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
         del metric
         t_cur = self.T_cur + 1
         restart = t_cur >= self.T_i
-        t_cur = jnp.where(restart, t_cur - self.T_i, t_cur)
-        t_i = jnp.where(restart, self.T_i * self.T_mult, self.T_i)
+        longer = _times(self.T_i, self.T_mult)
+        # A period longer than `2**31 - 1` steps cannot be counted in `int32` (`T_i` would
+        # wrap around): the position holds at the end of the last one that can.
+        held = restart & (longer == 0)
+        t_cur = jnp.where(restart, jnp.where(held, self.T_cur, 0), t_cur)
+        t_i = jnp.where(restart & ~held, longer, self.T_i)
         # `0 <= t_cur < t_i`, so no reduction is needed.
         return replace(self, last_epoch=self.last_epoch + 1, T_cur=t_cur, T_i=t_i, lr=self._lr_at(t_cur, t_i))
 
@@ -147,9 +154,9 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
         # `T_mult == 1`: every period lasts `T_i`.
         same = floor_divmod(position, self.T_i)[1]
         # `T_mult >= 2`: the periods grow, and at most 31 of them start within `int32`.
-        passed, t_i = _restarts(position, self.T_i, self.T_mult)
+        position_held, passed, t_i = _restarts(position, self.T_i, self.T_mult)
         once = self.T_mult == 1
-        t_cur = jnp.where(once, same, position - passed)
+        t_cur = jnp.where(once, same, position_held - passed)
         t_i = jnp.where(once, self.T_i, t_i)
         return replace(self, last_epoch=self.last_epoch + steps, T_cur=t_cur, T_i=t_i, lr=self._lr_at(t_cur, t_i))
 
@@ -157,8 +164,9 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
         return self.eta_min + (self.base_lr - self.eta_min) * half_cosine_pair(t_cur, t_i)[0]
 
 
-def _restarts(position: Int[Array, "*k"], t_i: Int[Array, ""], t_mult: Int[Array, ""]) -> tuple[Array, Array]:
-    """Where the period holding `position` starts, and its length, for `T_mult >= 2`.
+def _restarts(position: Int[Array, "*k"], t_i: Int[Array, ""], t_mult: Int[Array, ""]) -> tuple[Array, Array, Array]:
+    """`position`, held where `step` holds it, where the period holding it starts, and its
+    length, for `T_mult >= 2`.
 
     The periods from the current one on last `P_j = t_i * t_mult**j` steps and the `j`-th
     starts at `S_j = P_0 + ... + P_(j-1)` steps from the current one's start, so the step
@@ -166,9 +174,9 @@ def _restarts(position: Int[Array, "*k"], t_i: Int[Array, ""], t_mult: Int[Array
     `S_j >= 2**j - 1`, so `n <= 31`.
 
     A period whose start or length `int32` cannot hold is left out, and so are the later
-    ones. The stepped recurrence wraps around instead (`T_i * T_mult` in `int32`), so the
-    two agree where every period that starts at or before `position` fits in `int32`, i.e.
-    wherever `step` is right.
+    ones. `step` holds the position at the end of the last period kept when the next one's
+    length does not fit (a start that does not fit is past the step range), so `position`
+    is held there too.
 
     The table depends only on the state, so under `vmap` over step counts it is computed
     once: the optimization barrier keeps XLA from fusing it into the loop over the counts,
@@ -176,12 +184,16 @@ def _restarts(position: Int[Array, "*k"], t_i: Int[Array, ""], t_mult: Int[Array
     `n` is found by a select per entry rather than a gather, which does not vectorise.
     """
     begins, lengths = lax.optimization_barrier(_periods(t_i, t_mult))
+    # The last position of the last period kept, `begin + length - 1`, saturated at `2**31 - 1`.
+    room = lengths[-1] - 1
+    end = jnp.where(begins[-1] > INT32_MAX - room, INT32_MAX, begins[-1] + room)
+    position = jnp.minimum(position, end)
     found_begin, found_length = jnp.zeros_like(t_i), t_i
     for begin, length in zip(begins, lengths):
         here = begin <= position
         found_begin = jnp.where(here, begin, found_begin)
         found_length = jnp.where(here, length, found_length)
-    return found_begin, found_length
+    return position, found_begin, found_length
 
 
 def _periods(t_i: Int[Array, ""], t_mult: Int[Array, ""]) -> tuple[list[Array], list[Array]]:
