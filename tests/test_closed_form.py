@@ -142,12 +142,16 @@ def test_a_warm_restarts_jump_counts_the_restarts(t_0, t_mult, eta_min, before, 
 INT32_MAX = 2**31 - 1
 
 
-def _torch_periods(t_0: int, t_mult: int, steps: int) -> tuple[int, int]:
-    """torch's `T_cur, T_i` after `steps` steps, in Python integers (no overflow)."""
+def _torch_periods(t_0: int, t_mult: int, steps: int, hold_past_int32: bool = False) -> tuple[int, int]:
+    """torch's `T_cur, T_i` after `steps` steps, in Python integers (no overflow); with
+    `hold_past_int32`, a period longer than `2**31 - 1` steps is not entered: the position
+    stays at the previous one's end, as ours does."""
     if t_mult == 1:
         return steps % t_0, t_0
     t_cur, t_i = steps, t_0
     while t_cur >= t_i:
+        if hold_past_int32 and t_i * t_mult > INT32_MAX:
+            return t_i - 1, t_i
         t_cur, t_i = t_cur - t_i, t_i * t_mult
     return t_cur, t_i
 

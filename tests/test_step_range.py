@@ -10,25 +10,20 @@ next period would last more than `2**31 - 1` steps (`T_i` would wrap, and its lr
 `last_epoch` goes on.
 """
 
-import os
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from jax import lax
+from test_closed_form import INT32_MAX, LR, SETTINGS, _torch_periods
 from test_compiled import CASES, _metrics
 
 import statefulsched as ss
 from statefulsched._curve import closed_form, jump, values
 from statefulsched._fingerprint import walk
-
-INT32_MAX = 2**31 - 1
-SETTINGS = settings(max_examples=int(os.environ.get("SS_HYPOTHESIS_EXAMPLES", "20")), deadline=None, derandomize=True)
-LR = 0.1
 
 
 def _counted_to(sched, count: int):
@@ -102,19 +97,6 @@ def test_jump_and_values_stop_at_the_end_of_int32():
     np.testing.assert_allclose(curve, LR, rtol=1e-6)
 
 
-def _held_periods(t_0: int, t_mult: int, steps: int) -> tuple[int, int]:
-    """torch's `T_cur, T_i` after `steps` steps, in Python integers, except that a period
-    longer than `2**31 - 1` steps is not entered: the position stays at the previous one's end."""
-    if t_mult == 1:
-        return steps % t_0, t_0
-    t_cur, t_i = steps, t_0
-    while t_cur >= t_i:
-        if t_i * t_mult > INT32_MAX:
-            return t_i - 1, t_i
-        t_cur, t_i = t_cur - t_i, t_i * t_mult
-    return t_cur, t_i
-
-
 @st.composite
 def _near_a_long_period(draw) -> tuple[int, int, int]:
     """A first period whose successor `int32` cannot count, and a step count around its end."""
@@ -136,7 +118,7 @@ def test_warm_restarts_hold_before_a_period_int32_cannot_count(case):
     """The jump, anywhere in the int32 range, against the held recurrence in Python integers;
     and a few steps from there against the jump."""
     t_0, t_mult, steps = case
-    t_cur, t_i = _held_periods(t_0, t_mult, steps)
+    t_cur, t_i = _torch_periods(t_0, t_mult, steps, hold_past_int32=True)
     sched = ss.CosineAnnealingWarmRestarts(LR, T_0=t_0, T_mult=t_mult)
     jumped = jax.jit(jump)(sched, steps)
     assert (int(jumped.last_epoch), int(jumped.T_cur), int(jumped.T_i)) == (steps, t_cur, t_i)
@@ -152,7 +134,7 @@ def test_warm_restarts_hold_before_a_period_int32_cannot_count(case):
         assert (
             (int(stepped.T_cur), int(stepped.T_i))
             == (int(again.T_cur), int(again.T_i))
-            == _held_periods(t_0, t_mult, steps + k)
+            == _torch_periods(t_0, t_mult, steps + k, hold_past_int32=True)
         )
         np.testing.assert_array_equal(stepped.lr, again.lr)
 
