@@ -56,9 +56,10 @@ def opaque(x: Array, t: Int[Array, ""]) -> Array:
     (skipping the rounding of `a * b`), divides by a constant (a scheduler closed over by a
     jitted function) or by a divisor shared across a vmapped batch through its reciprocal,
     and turns `pow(x, 2.0)` into `x * x`. Passing a product, divisor or exponent through
-    here (its bits XOR-ed with a zero the compiler cannot predict: the step count `t` is
-    never `INT32_MAX`, but nothing tells the compiler so, even where it knows `t >= 0`)
-    keeps eager, jitted, scanned and vmapped steps on optax's bits. At step `INT32_MAX` the
+    here (its bits XOR-ed with a zero the compiler cannot predict: the step count `t`
+    reaches `INT32_MAX` only where counting stops, at the end of the step range, but nothing
+    tells the compiler so, even where it knows `t >= 0`) keeps eager, jitted, scanned and
+    vmapped steps on optax's bits. At step `INT32_MAX`, and so on every step held there, the
     last bit would flip: an ulp, never more.
     """
     bits_dtype = jnp.int64 if x.dtype == jnp.float64 else jnp.int32
