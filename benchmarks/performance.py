@@ -974,99 +974,6 @@ def report_sweep(result: dict, sizes: Sizes) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# 5. Unrolled scans.
-# --------------------------------------------------------------------------------------
-
-UNROLLS = (1, 2, 4, 8, 16)
-
-
-def unroll_cases(n: int) -> list[tuple[str, Callable[[], Any], Callable[[Any, Any], tuple[Any, Any]]]]:
-    """(name, initial carry, scan body emitting the lr): ours through `step`, optax's through its function."""
-
-    def stepped(s, m):
-        s = s.step(m)
-        return s, s.lr
-
-    def counted(schedule):
-        return lambda c, _: (c + 1, schedule(c))
-
-    warm = min(1000, n // 10)
-    warmup_cosine = [ss.LinearLR(0.1, start_factor=0.01, total_iters=warm), ss.CosineAnnealingLR(0.1, T_max=n - warm)]
-    return [
-        ("LinearLR(total_iters=N)", lambda: ss.LinearLR(0.1, 0.01, 1.0, n), stepped),
-        ("CosineAnnealingLR(T_max=N)", lambda: ss.CosineAnnealingLR(0.1, n), stepped),
-        ("SequentialLR(LinearLR, CosineAnnealingLR)", lambda: ss.SequentialLR(warmup_cosine, [warm]), stepped),
-        ("ReduceLROnPlateau (fed a loss)", lambda: ss.ReduceLROnPlateau(0.1, patience=5), stepped),
-        ("optax cosine_decay_schedule", lambda: jnp.int32(0), counted(optax.cosine_decay_schedule(0.1, n))),
-        (
-            "optax warmup_cosine_decay_schedule",
-            lambda: jnp.int32(0),
-            counted(optax.warmup_cosine_decay_schedule(0.001, 0.1, warm, n)),
-        ),
-    ]
-
-
-def loop_body_ops(hlo: str) -> int:
-    """Instructions XLA:CPU runs as separate steps (fusions, copies, ...) in the body of the first while loop."""
-    body = re.search(r"while\(.*?body=(%[\w.\-]+)", hlo).group(1)
-    start = hlo.index("\n" + body + " ")
-    text = hlo[start + 1 : hlo.index("\n}", start)]
-    passive = {"parameter", "get-tuple-element", "constant", "tuple", "bitcast"}
-    ops = [re.match(r"\s*(?:ROOT )?%\S+ = \S+ ([\w-]+)\(", line) for line in text.splitlines()[1:]]
-    return sum(1 for op in ops if op and op.group(1) not in passive)
-
-
-def section_unroll(sizes: Sizes) -> dict:
-    n, repeats = sizes.curve_n, sizes.curve_repeats
-    # A loss that improves, then stalls: the plateau reduces its lr a few times.
-    losses = jnp.asarray(1.0 / (1.0 + np.minimum(np.arange(n), n // 3) / 50.0), dtype=jnp.float32)
-    blocks: dict[tuple[str, int], Callable[[], float]] = {}
-    body_ops: dict[str, dict[int, int]] = collections.defaultdict(dict)
-    for name, init, body in unroll_cases(n):
-        for u in UNROLLS:
-            run = jax.jit(lambda c, xs, body=body, u=u: lax.scan(body, c, xs, unroll=u)[1])
-            carry = init()
-            body_ops[name][u] = loop_body_ops(run.lower(carry, losses).compile().as_text())
-
-            def block(run=run, carry=carry) -> float:
-                t0 = time.perf_counter()
-                for _ in range(repeats):
-                    out = run(carry, losses)
-                jax.block_until_ready(out)
-                return (time.perf_counter() - t0) / (repeats * n)
-
-            blocks[(name, u)] = block
-    times, compiles = interleaved(blocks, sizes.curve_rounds)
-    rows = [
-        {"case": name, "s_per_step": {u: times[(name, u)] for u in UNROLLS}, "body_ops": body_ops[name]}
-        for name, _, _ in unroll_cases(n)
-    ]
-    return {"rows": rows, "compiles_during_timing": compiles}
-
-
-def report_unroll(result: dict, sizes: Sizes) -> str:
-    head = " | ".join(f"unroll={u} ns" for u in UNROLLS)
-    lines = [
-        f"| scan body | {head} | loop body ops, unroll={'/'.join(map(str, UNROLLS))} |",
-        "|---|" + "---:|" * (len(UNROLLS) + 1),
-    ]
-    for row in result["rows"]:
-        t, ops = row["s_per_step"], row["body_ops"]
-        cells = " | ".join(fmt(med(t[u]), ".1f", 1e9) for u in UNROLLS)
-        lines.append(f"| {row['case']} | {cells} | {' / '.join(str(ops[u]) for u in UNROLLS)} |")
-    lines += [
-        "",
-        f"Per step of a jitted `lax.scan(body, carry, losses, unroll=u)` over N = {sizes.curve_n:,} steps, emitting "
-        "the lr of every step; ours: `body` steps the scheduler (the plateau on the loss, the others ignore it); "
-        "optax: the carry is the count and `body` calls the schedule function. Medians over "
-        f"{sizes.curve_rounds} rounds, each block {sizes.curve_repeats} calls. Loop body ops: the instructions "
-        "(fusions, copies) in the compiled loop body, as XLA:CPU runs them.",
-        f"Compilations during the timed rounds: {result['compiles_during_timing']}.",
-    ]
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------------------
 # 4. Memory.
 # --------------------------------------------------------------------------------------
 
@@ -1167,6 +1074,99 @@ def report_memory(result: dict, sizes: Sizes) -> str:
         f"After {sizes.memory_warmup:,} warm-up steps: RSS (`/proc/self/status`) before and after "
         f"{sizes.memory_steps:,} eager steps; then `tracemalloc` (current and peak traced memory, over its "
         f"start) across {sizes.memory_steps:,} more.",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# 5. Unrolled scans.
+# --------------------------------------------------------------------------------------
+
+UNROLLS = (1, 2, 4, 8, 16)
+
+
+def unroll_cases(n: int) -> list[tuple[str, Callable[[], Any], Callable[[Any, Any], tuple[Any, Any]]]]:
+    """(name, initial carry, scan body emitting the lr): ours through `step`, optax's through its function."""
+
+    def stepped(s, m):
+        s = s.step(m)
+        return s, s.lr
+
+    def counted(schedule):
+        return lambda c, _: (c + 1, schedule(c))
+
+    warm = min(1000, n // 10)
+    warmup_cosine = [ss.LinearLR(0.1, start_factor=0.01, total_iters=warm), ss.CosineAnnealingLR(0.1, T_max=n - warm)]
+    return [
+        ("LinearLR(total_iters=N)", lambda: ss.LinearLR(0.1, 0.01, 1.0, n), stepped),
+        ("CosineAnnealingLR(T_max=N)", lambda: ss.CosineAnnealingLR(0.1, n), stepped),
+        ("SequentialLR(LinearLR, CosineAnnealingLR)", lambda: ss.SequentialLR(warmup_cosine, [warm]), stepped),
+        ("ReduceLROnPlateau (fed a loss)", lambda: ss.ReduceLROnPlateau(0.1, patience=5), stepped),
+        ("optax cosine_decay_schedule", lambda: jnp.int32(0), counted(optax.cosine_decay_schedule(0.1, n))),
+        (
+            "optax warmup_cosine_decay_schedule",
+            lambda: jnp.int32(0),
+            counted(optax.warmup_cosine_decay_schedule(0.001, 0.1, warm, n)),
+        ),
+    ]
+
+
+def loop_body_ops(hlo: str) -> int:
+    """Instructions XLA:CPU runs as separate steps (fusions, copies, ...) in the body of the first while loop."""
+    body = re.search(r"while\(.*?body=(%[\w.\-]+)", hlo).group(1)
+    start = hlo.index("\n" + body + " ")
+    text = hlo[start + 1 : hlo.index("\n}", start)]
+    passive = {"parameter", "get-tuple-element", "constant", "tuple", "bitcast"}
+    ops = [re.match(r"\s*(?:ROOT )?%\S+ = \S+ ([\w-]+)\(", line) for line in text.splitlines()[1:]]
+    return sum(1 for op in ops if op and op.group(1) not in passive)
+
+
+def section_unroll(sizes: Sizes) -> dict:
+    n, repeats = sizes.curve_n, sizes.curve_repeats
+    # A loss that improves, then stalls: the plateau reduces its lr a few times.
+    losses = jnp.asarray(1.0 / (1.0 + np.minimum(np.arange(n), n // 3) / 50.0), dtype=jnp.float32)
+    blocks: dict[tuple[str, int], Callable[[], float]] = {}
+    body_ops: dict[str, dict[int, int]] = collections.defaultdict(dict)
+    for name, init, body in unroll_cases(n):
+        for u in UNROLLS:
+            run = jax.jit(lambda c, xs, body=body, u=u: lax.scan(body, c, xs, unroll=u)[1])
+            carry = init()
+            body_ops[name][u] = loop_body_ops(run.lower(carry, losses).compile().as_text())
+
+            def block(run=run, carry=carry) -> float:
+                t0 = time.perf_counter()
+                for _ in range(repeats):
+                    out = run(carry, losses)
+                jax.block_until_ready(out)
+                return (time.perf_counter() - t0) / (repeats * n)
+
+            blocks[(name, u)] = block
+    times, compiles = interleaved(blocks, sizes.curve_rounds)
+    rows = [
+        {"case": name, "s_per_step": {u: times[(name, u)] for u in UNROLLS}, "body_ops": body_ops[name]}
+        for name, _, _ in unroll_cases(n)
+    ]
+    return {"rows": rows, "compiles_during_timing": compiles}
+
+
+def report_unroll(result: dict, sizes: Sizes) -> str:
+    head = " | ".join(f"unroll={u} ns" for u in UNROLLS)
+    lines = [
+        f"| scan body | {head} | loop body ops, unroll={'/'.join(map(str, UNROLLS))} |",
+        "|---|" + "---:|" * (len(UNROLLS) + 1),
+    ]
+    for row in result["rows"]:
+        t, ops = row["s_per_step"], row["body_ops"]
+        cells = " | ".join(fmt(med(t[u]), ".1f", 1e9) for u in UNROLLS)
+        lines.append(f"| {row['case']} | {cells} | {' / '.join(str(ops[u]) for u in UNROLLS)} |")
+    lines += [
+        "",
+        f"Per step of a jitted `lax.scan(body, carry, losses, unroll=u)` over N = {sizes.curve_n:,} steps, emitting "
+        "the lr of every step; ours: `body` steps the scheduler (the plateau on the loss, the others ignore it); "
+        "optax: the carry is the count and `body` calls the schedule function. Medians over "
+        f"{sizes.curve_rounds} rounds, each block {sizes.curve_repeats} calls. Loop body ops: the instructions "
+        "(fusions, copies) in the compiled loop body, as XLA:CPU runs them.",
+        f"Compilations during the timed rounds: {result['compiles_during_timing']}.",
     ]
     return "\n".join(lines)
 
