@@ -50,6 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -61,7 +62,6 @@ from torch.optim import lr_scheduler as tls  # noqa: E402
 from torch.optim import swa_utils  # noqa: E402
 
 import statefulsched as ss  # noqa: E402
-from statefulsched._base import runtime_checks  # noqa: E402
 from statefulsched._curve import closed_form, values  # noqa: E402
 
 
@@ -218,10 +218,12 @@ def train_variants(mlp: tuple[int, ...] = MLP) -> dict[str | None, list[TrainVar
             loss, grads = jax.value_and_grad(mlp_loss)(params, x, y)
             updates, opt_state = opt.update(grads, opt_state, params)
             if stepped:  # else only carried through the step (diagnostic)
-                # `checked` (diagnostic): trace the step with the runtime checks that only the
-                # eager step compiles in (OneCycleLR's past-the-end `eqx.error_if`).
-                with runtime_checks() if checked else contextlib.nullcontext():
-                    sched = sched.step(loss)  # the metric-free schedulers ignore the loss
+                sched = sched.step(loss)  # the metric-free schedulers ignore the loss
+                if checked:
+                    # Diagnostic: OneCycleLR's past-the-end check as a host callback in the
+                    # program (`eqx.error_if`), which a traced step leaves out.
+                    past_end = sched.last_epoch > sched.total_steps
+                    sched = eqx.tree_at(lambda s: s.lr, sched, eqx.error_if(sched.lr, past_end, "past the end"))
                 opt_state = ss.optax.set_hyperparams(opt_state, sched)
             if closed:
                 sched, _ = ss.partition(sched)

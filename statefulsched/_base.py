@@ -1,11 +1,10 @@
 """The scheduler base classes and the fast eager `step`."""
 
 import abc
-import contextlib
 import dataclasses
 import functools
+import inspect
 import operator
-import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -16,8 +15,11 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
+from ._errors import checked, raise_failed
 from ._fingerprint import MISMATCH, describe_static, fingerprint, mismatch, static_config, traced, walk
+from ._habits import check_superseded, optimizer_error, optimizer_kind, remember, warn_epoch_argument
 from ._numerics import INT32_MAX, INT_DTYPE, float_dtype
+from ._repr import arguments, describe
 
 Metric = ArrayLike | float | None
 
@@ -58,34 +60,6 @@ def normalise_metric(metric: Any) -> Any:
     return np.asarray(float(metric), dtype=dtype)
 
 
-_CHECKS = threading.local()
-
-
-@contextlib.contextmanager
-def runtime_checks():
-    """While tracing under this, schedulers add their runtime checks (`eqx.error_if`).
-
-    A runtime check is a conditional holding a host callback. Inside a jitted train step
-    it would run on every step: a program holding one executes synchronously, so the
-    Python work of the next call no longer overlaps it, and on CPU it costs about a
-    microsecond per `lax.scan` iteration. So checks are compiled into the programs that
-    run once per call from Python (the eager `step`, `values`), where they make torch's
-    errors appear, and left out of a `step` traced into a larger program. See `OneCycleLR`
-    for what a scheduler does instead there.
-    """
-    previous = getattr(_CHECKS, "on", False)
-    _CHECKS.on = True
-    try:
-        yield
-    finally:
-        _CHECKS.on = previous
-
-
-def runtime_checks_on() -> bool:
-    """Whether the computation being traced should include runtime checks (see `runtime_checks`)."""
-    return getattr(_CHECKS, "on", False)
-
-
 def _mismatch_message(cls: type, where: str = "") -> str:
     return f"`{cls.__name__}.step`{where}: {MISMATCH}"
 
@@ -118,14 +92,15 @@ def _clamp_counts(node: "AbstractScheduler") -> "AbstractScheduler":
 
 
 @jax.jit
+@checked
 def _advance_state(scheduler: "AbstractScheduler", metric: Any) -> tuple:
     """The compiled step of a composite: the scheduler goes in as a pytree.
 
     Only state comes out, each scheduler's in `walk` order: every output array costs
     about 1.5 µs of an eager call, and the children's configuration does not change.
+    The code of the children's runtime checks comes out too (see `_errors.py`).
     """
-    with runtime_checks():
-        new = advance(scheduler, metric)
+    new = advance(scheduler, metric)
     return tuple(_own_state(node) for node in walk(new))
 
 
@@ -150,6 +125,8 @@ class _Kernel:
     - `run`: the compiled step.
     - `gather`: `(fields, scheduler) -> arguments` of the step, the metric excepted.
     - `outputs`: the names of the fields the step returns.
+    - `checks`: whether the step has runtime checks; it then returns their code too, last
+        (a composite's step always does; see `_errors.py`).
     - `expected`: the fingerprint of the configuration; `None` for composites, whose
         children are checked one by one (`_check_composite`).
     - `verified`: the fingerprint leaf (composites: the tuple of leaves) last found to
@@ -158,10 +135,10 @@ class _Kernel:
         or restore, and every other step costs one identity comparison.
     """
 
-    __slots__ = ("run", "gather", "outputs", "expected", "message", "verified")
+    __slots__ = ("run", "gather", "outputs", "checks", "expected", "message", "verified")
 
-    def __init__(self, run, gather, outputs, expected=None, message=""):
-        self.run, self.gather, self.outputs = run, gather, outputs
+    def __init__(self, run, gather, outputs, checks, expected=None, message=""):
+        self.run, self.gather, self.outputs, self.checks = run, gather, outputs, checks
         self.expected, self.message, self.verified = expected, message, None
 
 
@@ -175,7 +152,7 @@ class _ClassInfo:
         self.composite = issubclass(cls, _Composite)
         self.kernels: dict[tuple, _Kernel] = {}
         if self.composite:
-            self.kernels[()] = _Kernel(_advance_state, _gather_self, ())
+            self.kernels[()] = _Kernel(_advance_state, _gather_self, (), checks=True)
 
 
 _INFO: dict[type, _ClassInfo] = {}
@@ -218,15 +195,16 @@ def _kernel_for(scheduler: "AbstractScheduler", fields: dict) -> _Kernel:
             module.__dict__.update(zip(info.static, statics))
             module.__dict__.update(dict.fromkeys(nones))
             module.__dict__.update(zip(arrays, values[:-1]))
-            with runtime_checks():
-                new = advance(module, values[-1])
-            return tuple(getattr(new, name) for name in outputs)
+            new, code = checked(advance)(module, values[-1])
+            out = tuple(getattr(new, name) for name in outputs)
+            return (*out, code) if cls._has_runtime_checks else out
 
         getter = operator.itemgetter(*arrays)  # a tuple: every scheduler has >= 2 arrays
         entry = info.kernels[key] = _Kernel(
             jax.jit(run),
             lambda fields, self: getter(fields),
             outputs,
+            cls._has_runtime_checks,
             expected,
             message,
         )
@@ -251,11 +229,14 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     that reached it (see `advance`).
     """
     fields = _dict_of(self)
+    check_superseded(self)
     if metric is not None:
+        if type(metric) is int and not uses_metric(self):
+            warn_epoch_argument(type(self).__name__, metric)
         metric = normalise_metric(metric)
     if isinstance(fields["last_epoch"], jax.core.Tracer) or isinstance(metric, jax.core.Tracer):
         # Traced into a larger computation: the step itself, nothing else (no fingerprint
-        # check, no runtime checks: see `runtime_checks`).
+        # check, no runtime checks: see `_errors.py`).
         return advance(self, metric)
     entry = _kernel_for(self, fields)
     kernel, arguments = entry.run, entry.gather(fields, self)
@@ -267,19 +248,20 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
             if np.any(np.asarray(leaf) != entry.expected):
                 raise ValueError(entry.message)
             entry.verified = leaf
-    try:
-        values = kernel(*arguments, metric)
-    except Exception as e:
-        error = as_value_error(e)
-        if error is None:
-            raise
-        raise error from None
+    values = kernel(*arguments, metric)
     if entry.expected is None:
-        return _rebuild(self, iter(values))
-    new = object.__new__(type(self))
-    new_fields = _dict_of(new)
-    new_fields.update(fields)
-    new_fields.update(zip(entry.outputs, values))
+        values, code = values
+        if any(type(node)._has_runtime_checks for node in walk(self)):
+            raise_failed(code)
+        new = _rebuild(self, iter(values))
+    else:
+        if entry.checks:
+            raise_failed(values[-1])
+        new = object.__new__(type(self))
+        new_fields = _dict_of(new)
+        new_fields.update(fields)
+        new_fields.update(zip(entry.outputs, values))
+    remember(self, new, "step")
     return new
 
 
@@ -297,35 +279,23 @@ def _check_composite(scheduler: "AbstractScheduler", entry: _Kernel) -> None:
     entry.verified = leaves
 
 
-_RUNTIME_ERRORS: list[str] = []
-
-
-def runtime_error(message: str) -> str:
-    """Register the message of an `eqx.error_if` check so an eager `step` re-raises it cleanly."""
-    if message not in _RUNTIME_ERRORS:
-        _RUNTIME_ERRORS.append(message)
-    return message
-
-
-def as_value_error(error: Exception) -> ValueError | None:
-    """The `ValueError` to raise for an error carrying a registered check's message, else `None`.
-
-    Checks made with `eqx.error_if` surface eagerly as an XLA runtime error with a long
-    traceback; the message alone is raised instead, as the `ValueError` torch raises.
-    """
-    text = str(error)
-    for message in _RUNTIME_ERRORS:
-        if message in text:
-            return ValueError(message)
-    return None
-
-
 def replace(module, **changes):
     """A copy of `module` with some fields replaced (no `__init__`, no converters)."""
     new = object.__new__(type(module))
     new.__dict__.update(module.__dict__)
     new.__dict__.update(changes)
     return new
+
+
+def _refuse_optimizer(cls: type, parameters: list[str], args: tuple, kwargs: dict) -> None:
+    """An optimizer passed where torch's scheduler takes it (first) raises, with the line to write."""
+    given = list(zip(parameters, args)) + list(kwargs.items())
+    for i, (name, value) in enumerate(given):
+        if optimizer_kind(value) is None or (name == "optimizer" and "optimizer" in parameters):
+            continue
+        positional = [v for j, (_, v) in enumerate(given[: len(args)]) if j != i]
+        keywords = {k: v for k, v in kwargs.items() if k != name}
+        raise optimizer_error(cls.__name__, name, value, positional, keywords, cls._takes_lr)
 
 
 class AbstractScheduler(eqx.Module):
@@ -362,7 +332,7 @@ class AbstractScheduler(eqx.Module):
     _closed_form: ClassVar[bool] = False
     # Whether `step` needs a metric (`ReduceLROnPlateau`, and composites holding one).
     _uses_metric: ClassVar[bool] = False
-    # Whether `_advance` adds runtime checks when traced under `runtime_checks()`.
+    # Whether `_advance` makes runtime checks (`_errors.check`), which an eager step compiles in.
     _has_runtime_checks: ClassVar[bool] = False
 
     step = _PlainMethod(_step)
@@ -375,13 +345,25 @@ class AbstractScheduler(eqx.Module):
         if init is None or getattr(init, "_sets_fingerprint", False):
             return
 
+        parameters = list(inspect.signature(init).parameters)[1:]
+
         @functools.wraps(init)
         def __init__(self, *args, **kwargs):
+            _refuse_optimizer(type(self), parameters, args, kwargs)
             init(self, *args, **kwargs)
             self.fingerprint = jnp.asarray(fingerprint(type(self), static_config(self)), INT_DTYPE)
 
         __init__._sets_fingerprint = True
         cls.__init__ = __init__
+
+    def __repr__(self) -> str:
+        return describe(self)
+
+    __str__ = __repr__
+
+    def _repr_arguments(self) -> list[tuple[str, Any]]:
+        """The configuration `repr` shows, as `(argument name, value)` pairs."""
+        return arguments(self)
 
     def get_last_lr(self) -> list[float]:
         """The current learning rate of each param group as Python floats, like torch."""
@@ -420,7 +402,9 @@ class AbstractScheduler(eqx.Module):
         """
         from ._state_dict import load_state_dict
 
-        return load_state_dict(self, state_dict)
+        loaded = load_state_dict(self, state_dict)
+        remember(self, loaded, "load_state_dict")
+        return loaded
 
     # optax's `StatefulSchedule` protocol (`init`, `update`, `__call__`), so a scheduler can
     # be handed to `optax.inject_hyperparams` as it is; its schedule state is the state of

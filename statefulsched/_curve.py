@@ -10,7 +10,8 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Int
 
-from ._base import AbstractScheduler, advance, as_value_error, runtime_checks, uses_metric
+from ._base import AbstractScheduler, advance, uses_metric
+from ._errors import checked, collecting, raise_failed, report
 from ._fingerprint import MISMATCH, mismatch, traced, walk
 from ._numerics import INT32_MAX
 from ._optax._common import Value, check_value, pick
@@ -45,7 +46,16 @@ def after(scheduler: AbstractScheduler, steps: Int[ArrayLike, ""]) -> AbstractSc
     if closed_form(scheduler):
         return jump(scheduler, steps)
     steps = jnp.asarray(steps).astype(scheduler.last_epoch.dtype)
-    return lax.fori_loop(0, steps, lambda _, s: advance(s, None), scheduler)
+    if not collecting():
+        return lax.fori_loop(0, steps, lambda _, s: advance(s, None), scheduler)
+
+    def body(_, carry):
+        s, code = checked(advance)(carry[0], None)
+        return s, jnp.where(carry[1] != 0, carry[1], code)
+
+    scheduler, code = lax.fori_loop(0, steps, body, (scheduler, jnp.zeros((), jnp.int32)))
+    report(code)
+    return scheduler
 
 
 def _check(scheduler: Any, n: Any, value: Any, group: Any) -> int:
@@ -73,17 +83,19 @@ def _check(scheduler: Any, n: Any, value: Any, group: Any) -> int:
 
 
 @functools.partial(jax.jit, static_argnames=("n", "value", "group"))
-def _curve(scheduler: AbstractScheduler, n: int, value: Value, group: int | None) -> Array:
-    # One call computes the whole curve, so the runtime checks of the schedulers that have
-    # them (a `OneCycleLR` asked for values past its end) cost once per call. The others run
-    # as in a traced `step` (e.g. a `SequentialLR` without a conditional per step).
+def _curve(scheduler: AbstractScheduler, n: int, value: Value, group: int | None) -> tuple[Array, Array]:
+    """The curve, and the code of the runtime checks made on the way (see `_errors.py`).
+
+    One call computes the whole curve, so the runtime checks of the schedulers that have
+    them (a `OneCycleLR` asked for values past its end) cost once per call. The others run
+    as in a traced `step` (e.g. a `SequentialLR` without a conditional per step).
+    """
     if not any(type(node)._has_runtime_checks for node in walk(scheduler)):
-        return _curve_unchecked(scheduler, n, value, group)
-    with runtime_checks():
-        return _curve_unchecked(scheduler, n, value, group)
+        return _curve_of(scheduler, n, value, group), jnp.zeros((), jnp.int32)
+    return checked(_curve_of)(scheduler, n, value, group)
 
 
-def _curve_unchecked(scheduler: AbstractScheduler, n: int, value: Value, group: int | None) -> Array:
+def _curve_of(scheduler: AbstractScheduler, n: int, value: Value, group: int | None) -> Array:
     now = pick(scheduler, value, group)
     if n == 0:
         return jnp.zeros((0, *now.shape), now.dtype)
@@ -97,7 +109,16 @@ def _curve_unchecked(scheduler: AbstractScheduler, n: int, value: Value, group: 
             s = advance(s, None)
             return s, pick(s, value, group)
 
-        _, rest = lax.scan(body, scheduler, None, length=n - 1)
+        if collecting():
+
+            def checked_body(s, _):
+                (s, y), code = checked(body)(s, _)
+                return s, (y, code)
+
+            _, (rest, codes) = lax.scan(checked_body, scheduler, None, length=n - 1)
+            report(codes)
+        else:
+            _, rest = lax.scan(body, scheduler, None, length=n - 1)
     return jnp.concatenate([now[None], rest.astype(now.dtype)])
 
 
@@ -133,7 +154,15 @@ def _rows(scheduler: AbstractScheduler, now: Array, value: Value, group: int | N
     make the loop over them one element off a multiple of the number of parts (see `_spans`).
     """
     steps = jnp.arange(lo, hi, dtype=scheduler.last_epoch.dtype)
-    rows = jax.vmap(lambda k: pick(jump(scheduler, k), value, group).astype(now.dtype))(steps)
+
+    def row(k):
+        return pick(jump(scheduler, k), value, group).astype(now.dtype)
+
+    if collecting():
+        rows, codes = jax.vmap(checked(row))(steps)
+        report(codes)
+    else:
+        rows = jax.vmap(row)(steps)
     if lo > 0:
         return rows
     return jnp.where((steps == 0).reshape(-1, *(1,) * now.ndim), now, rows)
@@ -174,10 +203,7 @@ def values(scheduler: AbstractScheduler, n: int, *, value: Value = "lr", group: 
     # As `step` does: a concrete scheduler's fingerprint is checked (see `statefulsched.verify`).
     if not traced(scheduler) and mismatch(scheduler) is not None:
         raise ValueError(f"`values` of a `{type(scheduler).__name__}`: {MISMATCH}")
-    try:
-        return _curve(scheduler, n=n, value=value, group=group)
-    except Exception as e:
-        error = as_value_error(e)  # as in the eager `step`
-        if error is None:
-            raise
-        raise error from None
+    curve, code = _curve(scheduler, n=n, value=value, group=group)
+    if not isinstance(code, jax.core.Tracer):
+        raise_failed(code)  # as the eager `step` does
+    return curve

@@ -1,13 +1,21 @@
 """Argument checking shared by the scheduler constructors.
 
-Two layers, as in the style guide: structural mistakes (unknown mode strings, unsorted
-milestones, wrong group counts) raise `ValueError` at construction; value constraints are
-checked in Python when the value is concrete and through `eqx.error_if` when it is traced
-(e.g. when schedulers are built under `jax.vmap`), so construction never breaks on tracers.
+Two layers, as in the style guide: structural mistakes (unknown mode strings, wrong group
+counts) raise `ValueError` at construction; value constraints are checked in Python when
+the value is concrete and through `eqx.error_if` when it is traced (e.g. when schedulers are
+built under `jax.vmap`), so construction never breaks on tracers.
+
+What is refused follows one policy (README, "Differences from torch"): every configuration
+torch accepts and computes finite numbers for is accepted, with torch's numbers; where such a
+value is almost certainly a mistake, a `UserWarning` names the argument (`warn`); refused is
+what torch refuses (with torch's exception class: see `_errors.py`) and what would give a
+non-finite, negative or meaningless lr.
 """
 
 import math
 import operator
+import os
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,7 +26,25 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._numerics import as_float, as_int, float_dtype
+from ._errors import TorchTypeError
+from ._numerics import INT32_MAX, as_float, as_int, float_dtype
+
+# Frames inside these packages are skipped when a warning points at the user's line.
+_INSIDE = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(eqx.__file__)))
+
+
+def user_stacklevel() -> int:
+    """The `stacklevel` for `warnings.warn` that points at the first frame outside statefulsched
+    (and Equinox, whose module machinery calls our constructors)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_INSIDE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn(call: str, name: str, value: Any, why: str) -> None:
+    """Accept a value torch accepts but that is almost certainly a mistake: say so, naming it."""
+    warnings.warn(f"`{call}({name}={_show(value)})`: {why}", UserWarning, stacklevel=user_stacklevel())
 
 
 def is_traced(x: Any) -> bool:
@@ -116,6 +142,30 @@ def integer(call: str, name: str, value: Any, *, low: int = 1) -> Array:
     return as_int(value)
 
 
+def steps(call: str, name: str, value: Any, *, fraction: bool = True) -> int | float:
+    """A concrete number of steps torch accepts: finite and `>= 0`, integral or (with `fraction`) not.
+
+    Returns a Python `int` for an integral value (`10`, `10.0`, `np.int64(10)`), else a `float`.
+    Negative counts are refused (torch computes with some, to no purpose); so are counts that
+    int32 cannot hold.
+    """
+    kind = "a number of steps" if fraction else "a whole number of steps"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number, np.ndarray, jax.Array)):
+        raise fail(call, name, value, f"{kind} >= 0")
+    if np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.number):
+        raise fail(call, name, value, f"{kind} >= 0 (a single number)")
+    number = float(np.asarray(value, np.float64)) if not isinstance(value, (int, np.integer)) else int(value)
+    if not math.isfinite(number) or number < 0:
+        raise fail(call, name, value, f"a finite {kind[2:]} >= 0")
+    if number > INT32_MAX:
+        raise fail(call, name, value, f"at most 2**31 - 1 = {INT32_MAX} (step counts are int32)")
+    if float(number).is_integer():
+        return int(number)
+    if not fraction:
+        raise fail(call, name, value, f"{kind} >= 0")
+    return float(number)
+
+
 def choice(call: str, name: str, value: Any, options: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in options:
         shown = ", ".join(repr(o) for o in options)
@@ -169,28 +219,42 @@ def base_lr(call: str, value: Any, name: str = "lr") -> tuple[Array, int | None]
 
 
 def callables(call: str, name: str, value: Any, n_groups: int | None) -> tuple[Callable, ...]:
-    if callable(value):
+    """One function per param group: `value` itself, or a list or tuple of one per group.
+
+    As torch: a list of the wrong length is a `ValueError`, something not callable a
+    `TypeError` (ours is both, see `_errors.py`).
+    """
+    if not isinstance(value, (list, tuple)):
+        if not callable(value):
+            raise TorchTypeError(
+                f"`{call}({name}=...)` must be a function of the step count (or a list of one per param group), "
+                f"got {type(value).__name__} {_show(value)}."
+            )
         return (value,) * (n_groups or 1)
-    if not isinstance(value, (list, tuple)) or len(value) != (n_groups or 1):
-        count = len(value) if isinstance(value, (list, tuple)) else "no"
+    if len(value) != (n_groups or 1):
         raise ValueError(
-            f"`{call}({name}=...)` must be a callable or a list of one callable per param group "
-            f"({n_groups or 1}), got {count} values."
+            f"`{call}({name}=...)` must be a function or a list of one function per param group "
+            f"({n_groups or 1}), got a list of {len(value)}."
         )
-    fns = list(value)
-    for fn in fns:
+    for i, fn in enumerate(value):
         if not callable(fn):
-            raise fail(call, name, value, "a callable or a list of callables")
-    return tuple(fns)
+            raise TorchTypeError(
+                f"`{call}({name}=...)` must hold functions of the step count; item {i} is "
+                f"{type(fn).__name__} {_show(fn)}."
+            )
+    return tuple(value)
 
 
-def no_resume(call: str, last_epoch: Any) -> None:
-    if not (isinstance(last_epoch, int) and last_epoch == -1):
-        raise ValueError(
-            f"`{call}(last_epoch=...)` must be -1, got {_show(last_epoch)}. Resuming a run is "
-            "done by restoring a saved scheduler (`eqx.tree_deserialise_leaves`), not by "
-            "passing `last_epoch`."
+def resume_epoch(call: str, last_epoch: Any) -> int | None:
+    """torch's `last_epoch`: `-1` builds a fresh scheduler (returns `None`); `k >= 0` one that resumes
+    after epoch `k` (returns `k`), as torch's constructor does (see each class)."""
+    if isinstance(last_epoch, (bool, np.bool_)) or not isinstance(last_epoch, (int, np.integer)):
+        raise fail(call, "last_epoch", last_epoch, "an integer >= -1 (-1: start from the beginning)")
+    if not -1 <= int(last_epoch) <= INT32_MAX - 2:
+        raise fail(
+            call, "last_epoch", last_epoch, f"an integer in [-1, {INT32_MAX - 2}] (-1: start from the beginning)"
         )
+    return None if int(last_epoch) == -1 else int(last_epoch)
 
 
 _VERBOSE_UNSET = "deprecated"

@@ -282,10 +282,10 @@ def test_a_curve_split_into_spans_is_the_stepped_trajectory(monkeypatch, parts, 
         ss.SequentialLR([ss.LinearLR(LR, start_factor=0.1, total_iters=5), ss.StepLR(LR, step_size=3)], milestones=[5]),
     ]
     for sched in scheds:
-        program = jax.make_jaxpr(lambda s: _curve._curve_unchecked(s, n, "lr", None))(sched)
+        program = jax.make_jaxpr(lambda s: _curve._curve_of(s, n, "lr", None))(sched)
         lengths = [eqn.outvars[0].aval.shape[0] for eqn in program.jaxpr.eqns if eqn.primitive.name == "iota"]
         assert sorted(lengths, reverse=True) == [length for length in (n - n % parts, n % parts) if length]
-        curve = jax.jit(lambda s: _curve._curve_unchecked(s, n, "lr", None))(sched)
+        curve = jax.jit(lambda s: _curve._curve_of(s, n, "lr", None))(sched)
         np.testing.assert_array_equal(curve[0], sched.lr)
         expected = [sched.lr]
         for _ in range(n - 1):

@@ -2,11 +2,15 @@
 
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from .._base import AbstractScheduler, uses_metric
 from .._curve import after
+from .._errors import checked, raise_failed
+from .._fingerprint import walk
+from .._validation import is_traced
 from ._common import Value, check_target, pick
 
 
@@ -40,8 +44,23 @@ def to_schedule(
             "the step count; use it inside the optimizer (`inject_hyperparams(...)(learning_rate=sched)`) instead."
         )
 
+    checks = any(type(node)._has_runtime_checks for node in walk(scheduler))
+
     def schedule(count: ArrayLike) -> Array:
         steps = jnp.maximum(jnp.asarray(count), 0).astype(scheduler.last_epoch.dtype)
-        return pick(after(scheduler, steps), value, group)
+        if checks and not is_traced((steps, scheduler)):
+            # Called eagerly: compiled with the runtime checks (a `OneCycleLR` past its end
+            # raises, as its `step` does), which fail with our error alone (see `_errors.py`).
+            out, code = _value_after(scheduler, steps, value, group)
+            raise_failed(code)
+            return out
+        return _pick_after(scheduler, steps, value, group)
 
     return schedule
+
+
+def _pick_after(scheduler: AbstractScheduler, steps: Array, value: Value, group: int | None) -> Array:
+    return pick(after(scheduler, steps), value, group)
+
+
+_value_after = jax.jit(checked(_pick_after), static_argnums=(2, 3))

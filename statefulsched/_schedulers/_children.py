@@ -5,15 +5,20 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._base import AbstractScheduler
+from .._errors import TorchTypeError
 from .._validation import is_traced
 
 
 def check_children(call: str, schedulers: Sequence[AbstractScheduler]) -> tuple[AbstractScheduler, ...]:
-    if isinstance(schedulers, AbstractScheduler) or not isinstance(schedulers, (list, tuple)) or len(schedulers) == 0:
-        raise ValueError(f"`{call}(schedulers=...)` must be a non-empty list of schedulers, got {schedulers!r}.")
+    """The child schedulers of a composite: a non-empty list (`ValueError`, as torch) of
+    statefulsched schedulers (`TypeError`, as torch), built on one lr."""
+    if isinstance(schedulers, AbstractScheduler) or not isinstance(schedulers, (list, tuple)):
+        raise TorchTypeError(f"`{call}(schedulers=...)` must be a list of schedulers, got {schedulers!r}.")
+    if len(schedulers) == 0:
+        raise ValueError(f"`{call}(schedulers=...)` must hold at least one scheduler, got {schedulers!r}.")
     for i, child in enumerate(schedulers):
         if not isinstance(child, AbstractScheduler):
-            raise ValueError(
+            raise TorchTypeError(
                 f"`{call}(schedulers=...)` must contain statefulsched schedulers; item {i} is {type(child).__name__}."
             )
     shapes = {child.lr.shape for child in schedulers}

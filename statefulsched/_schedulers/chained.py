@@ -28,6 +28,7 @@ class ChainedScheduler(_Composite):
 
     - `schedulers`: a non-empty list of schedulers built with the same `lr`, in the order
         torch would have constructed and stepped them.
+    - `optimizer`: accepted and ignored, as in torch's signature (the children hold the lr).
     - `verbose`: accepted for compatibility with torch.
 
     **Differences from torch:** `ReduceLROnPlateau` children are accepted (e.g. a cosine
@@ -41,10 +42,9 @@ class ChainedScheduler(_Composite):
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr", "schedulers")
     _takes_lr: ClassVar[bool] = False
 
-    def __init__(self, schedulers: Sequence[AbstractScheduler], optimizer: None = None, verbose="deprecated"):
+    def __init__(self, schedulers: Sequence[AbstractScheduler], optimizer: Any = None, verbose="deprecated"):
+        del optimizer  # torch's signature; the children hold the lr
         deprecated_verbose("ChainedScheduler", verbose)
-        if optimizer is not None:
-            raise ValueError("`ChainedScheduler(optimizer=...)` has no meaning here; pass only the schedulers.")
         self.schedulers = check_children("ChainedScheduler", schedulers)
         self.last_epoch = as_int(0)
         first = self.schedulers[0]

@@ -3,15 +3,17 @@
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractOverridingScheduler, AbstractScheduler, replace
-from .._numerics import INT32_MAX, as_int, floor_divmod, half_cosine, half_cosine_pair
-from .._validation import integer, real
-from ._common import start
+from .._errors import TorchZeroDivisionError
+from .._numerics import INT32_MAX, as_float, as_int, floor_divmod, half_cosine, half_cosine_pair, half_cosine_pct
+from .._validation import integer, is_traced, real, steps
+from ._common import first_epoch, origin, start
 
 
 class CosineAnnealingLR(AbstractScheduler):
@@ -25,9 +27,17 @@ class CosineAnnealingLR(AbstractScheduler):
     **Arguments:**
 
     - `lr`: the optimizer's learning rate (float or list of floats), finite and `>= 0`.
-    - `T_max`: half period, a positive integer.
+    - `T_max`: half period, a positive number of steps; a fractional one (`10.5`) is kept as a
+        float, and the cosine follows it as torch's does.
     - `eta_min`: the minimum learning rate, finite and `>= 0`. Default `0.0`.
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+    - `last_epoch`: `-1` (default), or `k >= 0` to resume after epoch `k`. As in torch, the lr
+        is then the given `lr` at step `k + 1`, and torch's recursive form carries it on along a
+        cosine scaled to pass through it, until the next minimum, after which the curve is the
+        one from `lr` (for a fractional `T_max`, which has no exact minimum, it stays scaled).
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
+
+    **Differences from torch:** `T_max=0` raises a `ZeroDivisionError` at construction
+    (torch's comes at the first step); a negative `T_max` or `eta_min` is refused.
 
     **Chaining:** standalone, the closed form above is used (torch's recursive form
     equals it up to rounding). Inside a `ChainedScheduler` the recursive form is replayed,
@@ -36,8 +46,11 @@ class CosineAnnealingLR(AbstractScheduler):
     """
 
     base_lr: Float[Array, "*groups"]
-    T_max: Int[Array, ""]
+    # An `int32` step count, or a float when fractional.
+    T_max: Int[Array, ""] | Float[Array, ""]
     eta_min: Float[Array, ""]
+    # `k + 1` for a scheduler built with `last_epoch=k`, whose cosine is scaled from there; else `None`.
+    origin: Int[Array, ""] | None = eqx.field(repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
@@ -52,16 +65,65 @@ class CosineAnnealingLR(AbstractScheduler):
         last_epoch: int = -1,
         verbose="deprecated",
     ):
-        self.base_lr, _ = start("CosineAnnealingLR", lr, last_epoch, verbose)
-        self.T_max = integer("CosineAnnealingLR", "T_max", T_max)
-        self.eta_min = real("CosineAnnealingLR", "eta_min", eta_min, low=0.0)
-        self.last_epoch = as_int(0)
+        call = "CosineAnnealingLR"
+        self.base_lr, _, resume = start(call, lr, last_epoch, verbose)
+        if is_traced(T_max):
+            self.T_max = integer(call, "T_max", T_max)
+        else:
+            value = steps(call, "T_max", T_max)
+            if value == 0:
+                raise TorchZeroDivisionError(
+                    f"`{call}(T_max=...)` must be a positive number of steps, got {T_max!r} (torch divides by it)."
+                )
+            self.T_max = as_float(value) if isinstance(value, float) else as_int(value)
+        self.eta_min = real(call, "eta_min", eta_min, low=0.0)
+        # torch's constructor steps from epoch `k` to `k + 1` without changing the lr.
+        self.origin = origin(None if resume is None else resume + 1)
+        self.last_epoch = first_epoch(resume)
         self.lr = self.base_lr
+
+    def _half_cosine(self, t: Int[Array, "*shape"]) -> Float[Array, "*shape"]:
+        """`(1 + cos(pi t / T_max)) / 2`: exactly reduced in integers, or for a fractional `T_max`
+        from `t / T` and `1 - t / T`, the latter with its whole part exact."""
+        if jnp.issubdtype(self.T_max.dtype, jnp.integer):
+            return half_cosine(t, self.T_max)
+        total = self.T_max
+        whole = jnp.floor(total)
+        dtype = total.dtype
+        left = ((whole.astype(t.dtype) - t).astype(dtype) + (total - whole)) / total
+        return half_cosine_pct(t.astype(dtype) / total, left)
+
+    def _scaled(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        """The cosine factor at step `t` of a scheduler resumed at `origin` (torch's recursion).
+
+        From the given lr at `origin` torch multiplies `lr - eta_min` by `h(t) / h(t - 1)`, so
+        `lr - eta_min` stays proportional to `h`, until the step after a minimum (`h = 0`, an odd
+        multiple of `T_max`), where it adds `(lr - eta_min) h(1 + minimum)` onto `eta_min`: the
+        lr is back on the curve from `lr`. Resumed exactly at a minimum, the lr there is the
+        given one, so the step after it lands above the curve, and the next minimum brings it back.
+        """
+        k = self.origin
+        h = self._half_cosine(t)
+        h_k = self._half_cosine(k)
+        if not jnp.issubdtype(self.T_max.dtype, jnp.integer):  # no step is a minimum
+            return h / h_k
+        at_minimum = h_k == 0
+        # The first minimum at or after `origin`: an odd multiple of `T_max`.
+        periods = floor_divmod(k + self.T_max - 1, self.T_max)[0]  # ceil(k / T_max)
+        periods = periods + 1 - (periods & 1)
+        minimum = periods * self.T_max
+        h_next = self._half_cosine(k + 1)
+        before = jnp.where(t <= minimum, h / jnp.where(at_minimum, 1, h_k), h)
+        after_minimum = jnp.where(
+            t == k, jnp.ones_like(h), jnp.where(t <= k + 2 * self.T_max, (1 + h_next) * h / h_next, h)
+        )
+        return jnp.where(at_minimum, after_minimum, before)
 
     def _advance(self, metric: Any) -> "CosineAnnealingLR":
         del metric
         t = self.last_epoch + 1
-        lr = self.eta_min + (self.base_lr - self.eta_min) * half_cosine(t, self.T_max)
+        factor = self._half_cosine(t) if self.origin is None else self._scaled(t)
+        lr = self.eta_min + (self.base_lr - self.eta_min) * factor
         return replace(self, last_epoch=t, lr=lr)
 
     def _chain_init(self, lr: Array) -> Array:
@@ -70,12 +132,15 @@ class CosineAnnealingLR(AbstractScheduler):
     def _chain(self, lr: Array, metric: Any) -> tuple["CosineAnnealingLR", Array]:
         del metric
         t = self.last_epoch + 1
-        # torch's `(t - 1 - T_max) % (2 T_max) == 0`: `t - 1` an odd multiple of `T_max`.
-        half_periods, rem = floor_divmod(t - 1, self.T_max)
-        wrap = (rem == 0) & ((half_periods & 1) == 1)
-        rise = (self.base_lr - self.eta_min) * half_cosine_pair(jnp.ones_like(t), self.T_max)[1]
-        below = half_cosine(t - 1, self.T_max)
-        ratio = half_cosine(t, self.T_max) / jnp.where(wrap, 1.0, below)
+        below = self._half_cosine(t - 1)
+        if jnp.issubdtype(self.T_max.dtype, jnp.integer):
+            # torch's `(t - 1 - T_max) % (2 T_max) == 0`: `t - 1` an odd multiple of `T_max`.
+            half_periods, rem = floor_divmod(t - 1, self.T_max)
+            wrap = (rem == 0) & ((half_periods & 1) == 1)
+            rise = (self.base_lr - self.eta_min) * half_cosine_pair(jnp.ones_like(t), self.T_max)[1]
+        else:  # a fractional `T_max` has no such step
+            wrap, rise = jnp.zeros((), bool), jnp.zeros_like(lr)
+        ratio = self._half_cosine(t) / jnp.where(wrap, 1.0, below)
         new_lr = jnp.where(wrap, lr + rise, ratio * (lr - self.eta_min) + self.eta_min)
         return replace(self, last_epoch=t, lr=new_lr), new_lr
 
@@ -94,7 +159,10 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
     - `T_0`: length of the first period, a positive integer.
     - `T_mult`: growth factor of the periods, an integer `>= 1`. Default `1`.
     - `eta_min`: the minimum learning rate, finite and `>= 0`. Default `0.0`.
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+    - `last_epoch`: `-1` (default), or `k >= 0` to resume after epoch `k`. As torch's
+        constructor does, it then sets `T_cur = k + 1`, wrapped once by `T_0` (so with
+        `T_mult > 1` the periods are not those of an uninterrupted run).
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
 
     **Attributes:** besides `lr` and `last_epoch`, `T_cur` and `T_i` (`int32`), as in
     torch. `step` takes no fractional epochs (torch's `step(epoch)` is deprecated there).
@@ -125,13 +193,21 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
         verbose="deprecated",
     ):
         call = "CosineAnnealingWarmRestarts"
-        self.base_lr, _ = start(call, lr, last_epoch, verbose)
+        self.base_lr, _, resume = start(call, lr, last_epoch, verbose)
         self.T_0 = integer(call, "T_0", T_0)
         self.T_mult = integer(call, "T_mult", T_mult)
         self.eta_min = real(call, "eta_min", eta_min, low=0.0)
-        self.last_epoch = as_int(0)
-        self.T_cur = as_int(0)
-        self.T_i = self.T_0
+        self.last_epoch = first_epoch(resume)
+        if resume is None:
+            self.T_cur, self.T_i = as_int(0), self.T_0
+        else:
+            # torch's `step` from epoch `k`: `T_cur = k + 1`, and one restart if that is past `T_0`.
+            t_cur = self.last_epoch
+            restart = t_cur >= self.T_0
+            longer = _times(self.T_0, self.T_mult)
+            held = restart & (longer == 0)  # a period int32 cannot count: held at the end of this one
+            self.T_cur = jnp.where(restart, jnp.where(held, self.T_0 - 1, floor_divmod(t_cur, self.T_0)[1]), t_cur)
+            self.T_i = jnp.where(restart & ~held, longer, self.T_0)
         self.lr = CosineAnnealingWarmRestarts._lr_at(self, self.T_cur, self.T_i)
 
     def _advance(self, metric: Any) -> "CosineAnnealingWarmRestarts":

@@ -252,10 +252,10 @@ class PolynomialDecay(AbstractOverridingScheduler):
     decay_steps: Int[Array, ""]
     final_step_size: Float[Array, ""]
     power: Float[Array, ""]
-    span: Float[Array, ""]  # step_size - final_step_size, rounded once
+    span: Float[Array, ""] = eqx.field(repr=False)  # step_size - final_step_size, rounded once
     # A concrete integer `power`, which `jnp.power` applies with `lax.integer_pow` (a sequence
     # of multiplications fixed at trace time); `None` for a float or traced one (`lax.pow`).
-    integer_power: int | None = eqx.field(static=True)
+    integer_power: int | None = eqx.field(static=True, repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 
@@ -307,6 +307,8 @@ class PiecewiseConstant(AbstractOverridingScheduler):
     - `boundaries`: a strictly increasing sequence of integers `>= 0` (step counts); may be
         empty.
     - `values`: the learning rates, one more than `boundaries`, each finite and `>= 0`.
+        Kept as the attribute `step_sizes` (jax's name for a learning rate): `values` is the
+        method every scheduler has, `values(n)`, its next `n` learning rates.
 
     **Differences from jax.example_libraries:** unsorted or repeated boundaries (jax then
     skips values or uses them out of order), negative boundaries (jax never uses the first
@@ -315,7 +317,9 @@ class PiecewiseConstant(AbstractOverridingScheduler):
     """
 
     boundaries: Int[Array, " boundaries"]
-    values: Float[Array, " values"]
+    # The `values` argument. Not a field of that name: it would hide the `values(n)` method
+    # every scheduler has (the curve); `step_size` is what jax calls a learning rate.
+    step_sizes: Float[Array, " values"]
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 
@@ -328,10 +332,10 @@ class PiecewiseConstant(AbstractOverridingScheduler):
         self.boundaries = _boundaries(call, boundaries)
         if isinstance(values, (str, bytes)) or (not is_traced(values) and np.ndim(values) != 1):
             raise fail(call, "values", values, "a non-empty sequence of numbers")
-        self.values = real(call, "values", values, low=0.0)
-        if self.values.ndim != 1:
+        self.step_sizes = real(call, "values", values, low=0.0)
+        if self.step_sizes.ndim != 1:
             raise fail(call, "values", values, "a non-empty sequence of numbers")
-        n_boundaries, n_values = self.boundaries.shape[0], self.values.shape[0]
+        n_boundaries, n_values = self.boundaries.shape[0], self.step_sizes.shape[0]
         if n_values != n_boundaries + 1:
             raise ValueError(
                 f"`{call}(values=...)` must have one more entry than `boundaries` (a value before "
@@ -341,7 +345,7 @@ class PiecewiseConstant(AbstractOverridingScheduler):
         self.lr = PiecewiseConstant._value_at(self, self.last_epoch)
 
     def _value_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
-        return self.values[jnp.sum(t > self.boundaries)]
+        return self.step_sizes[jnp.sum(t > self.boundaries)]
 
     def _advance(self, metric: Any) -> "PiecewiseConstant":
         del metric

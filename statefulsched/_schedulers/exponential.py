@@ -2,13 +2,16 @@
 
 from collections.abc import Sequence
 
+import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractMultiplicativeScheduler
-from .._numerics import as_int, log_of, pow_via_log
-from .._validation import integer, is_traced, real
-from ._common import start
+from .._errors import TorchZeroDivisionError
+from .._numerics import as_float, as_int, pow_via_log
+from .._validation import integer, is_traced, real, steps, warn
+from ._common import decay_factor, first_epoch, origin, resumed, start
 
 
 class ExponentialLR(AbstractMultiplicativeScheduler):
@@ -22,25 +25,30 @@ class ExponentialLR(AbstractMultiplicativeScheduler):
     **Arguments:**
 
     - `lr`: the optimizer's learning rate (float or list of floats), finite and `>= 0`.
-    - `gamma`: finite and `> 0` (`> 1` grows the lr, as in an lr range test).
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+    - `gamma`: finite and `>= 0` (`> 1` grows the lr, as in an lr range test; `0` warns).
+    - `last_epoch`: `-1` (default), or `k >= 0` to resume after epoch `k` (see the README).
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
+
+    **Differences from torch:** a negative `gamma` (a sign-alternating lr) is refused.
     """
 
     base_lr: Float[Array, "*groups"]
     gamma: Float[Array, ""]
-    log_gamma: Float[Array, ""]
+    log_gamma: Float[Array, ""] = eqx.field(repr=False)
+    origin: Int[Array, ""] | None = eqx.field(repr=False)  # see `StepLR`
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
     def __init__(self, lr: ArrayLike | Sequence[float], gamma: float, last_epoch: int = -1, verbose="deprecated"):
-        self.base_lr, _ = start("ExponentialLR", lr, last_epoch, verbose)
-        self.gamma = real("ExponentialLR", "gamma", gamma, low=0.0, low_open=True)
-        self.log_gamma = log_of(self.gamma if is_traced(gamma) else gamma)
-        self.last_epoch = as_int(0)
+        self.base_lr, _, resume = start("ExponentialLR", lr, last_epoch, verbose)
+        self.gamma, self.log_gamma = decay_factor("ExponentialLR", "gamma", gamma)
+        # torch's constructor steps from epoch `k` to `k + 1` without changing the lr.
+        self.origin = origin(None if resume is None else resume + 1)
+        self.last_epoch = first_epoch(resume)
         self.lr = self.base_lr * ExponentialLR._factor_at(self, self.last_epoch)
 
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
-        return pow_via_log(self.log_gamma, t)
+        return pow_via_log(self.log_gamma, t if self.origin is None else t - self.origin)
 
     def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
         del t
@@ -55,16 +63,23 @@ class PolynomialLR(AbstractMultiplicativeScheduler):
     **Arguments:**
 
     - `lr`: the optimizer's learning rate (float or list of floats), finite and `>= 0`.
-    - `total_iters`: `T`, a positive integer. Default `5`.
-    - `power`: finite and `>= 0`. Default `1.0`.
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+    - `total_iters`: `T`, a number of steps `>= 0`. Default `5`.
+    - `power`: finite. Default `1.0`.
+    - `last_epoch`: `-1` (default), or `k >= 0` to resume after epoch `k` (see the README).
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
 
-    **Differences from torch:** negative `power` is rejected (torch divides by zero).
+    **As in torch:** `total_iters=0` never decays, and a fractional `T` stops the decay after
+    `floor(T)` steps, at `(1 - floor(T) / T) ** power` (both warn); a fractional `T` is kept as a
+    float. **Differences from torch:** a negative `power` with a decay that reaches 0 is refused
+    with a `ZeroDivisionError` (torch's at that step); one that does not (a fractional `T`) grows
+    the lr, and warns.
     """
 
     base_lr: Float[Array, "*groups"]
-    total_iters: Int[Array, ""]
+    # An `int32` step count, or a float when fractional (torch then stops at `floor(T)`).
+    total_iters: Int[Array, ""] | Float[Array, ""]
     power: Float[Array, ""]
+    origin: Int[Array, ""] | None = eqx.field(repr=False)  # see `StepLR`
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
@@ -76,20 +91,58 @@ class PolynomialLR(AbstractMultiplicativeScheduler):
         last_epoch: int = -1,
         verbose="deprecated",
     ):
-        self.base_lr, _ = start("PolynomialLR", lr, last_epoch, verbose)
-        self.total_iters = integer("PolynomialLR", "total_iters", total_iters)
-        self.power = real("PolynomialLR", "power", power, low=0.0)
-        self.last_epoch = as_int(0)
+        call = "PolynomialLR"
+        self.base_lr, _, resume = start(call, lr, last_epoch, verbose)
+        self.power = real(call, "power", power)
+        if is_traced(total_iters):
+            self.total_iters = integer(call, "total_iters", total_iters)
+        else:
+            value = steps(call, "total_iters", total_iters)
+            reached = (-1 if resume is None else resume + 1) < value
+            if value == 0:
+                warn(call, "total_iters", total_iters, "torch never decays the learning rate then.")
+            elif isinstance(value, float):
+                left = 1 - np.floor(value) / value
+                warn(
+                    call,
+                    "total_iters",
+                    total_iters,
+                    f"torch stops the decay after {int(value)} steps, at the factor {float(left) ** float(power)!r}.",
+                )
+            if not is_traced(power) and float(power) < 0 and reached:
+                if isinstance(value, int) and value > 0:
+                    raise TorchZeroDivisionError(
+                        f"`{call}(power=...)` must be >= 0 when the decay reaches 0 (total_iters={total_iters!r}): "
+                        f"torch divides by zero there, got {power!r}."
+                    )
+                if isinstance(value, float):
+                    warn(call, "power", power, "a negative power makes the learning rate grow.")
+            self.total_iters = as_float(value) if isinstance(value, float) else as_int(value)
+        # torch's constructor steps from epoch `k` to `k + 1` without changing the lr.
+        self.origin = origin(None if resume is None else resume + 1)
+        self.last_epoch = first_epoch(resume)
         self.lr = self.base_lr * PolynomialLR._factor_at(self, self.last_epoch)
 
+    def _left(self, t: Int[Array, ""]) -> tuple[Array, Array]:
+        """`T - min(t, floor(T))` and `T` in the working float dtype (exact for an integer `T`)."""
+        dtype = self.power.dtype
+        total = self.total_iters
+        if jnp.issubdtype(total.dtype, jnp.integer):
+            return (total - jnp.minimum(t, total)).astype(dtype), total.astype(dtype)
+        whole = jnp.floor(total).astype(t.dtype)
+        return total - jnp.minimum(t, whole).astype(dtype), total
+
+    def _polynomial_factor(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        left, total = self._left(t)
+        never = total == 0
+        return jnp.where(never, 1.0, jnp.power(left / jnp.where(never, 1.0, total), self.power))
+
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
-        left = (self.total_iters - jnp.minimum(t, self.total_iters)).astype(self.power.dtype)
-        return jnp.power(left / self.total_iters, self.power)
+        return resumed(self._polynomial_factor, t, self.origin)
 
     def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
-        dtype = self.power.dtype
-        past = t > self.total_iters
-        left = (self.total_iters - t).astype(dtype)
-        before = jnp.where(past, 1.0, (self.total_iters - t + 1).astype(dtype))
+        left, total = self._left(t)
+        past = t.astype(total.dtype) > total
+        before = jnp.where(past, 1.0, left + 1)
         ratio = jnp.power(left / before, self.power)
         return jnp.where(past, jnp.ones_like(ratio), ratio)

@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from .._base import AbstractOverridingScheduler, AbstractScheduler, replace, runtime_error
+from .._base import AbstractOverridingScheduler, AbstractScheduler, replace
+from .._errors import check, collecting, runtime_error
 from .._numerics import as_int, float_dtype
 from .._validation import fail, is_traced
 
@@ -157,6 +158,7 @@ class FunctionScheduler(AbstractOverridingScheduler):
     _state_fields: ClassVar[tuple[str, ...]] = ("last_epoch", "lr")
     _takes_lr: ClassVar[bool] = False
     _closed_form: ClassVar[bool] = True
+    _has_runtime_checks: ClassVar[bool] = True
 
     def __init__(self, schedule: Callable[[Int[Array, ""]], Any]):
         self.schedule = _checked_schedule(schedule)
@@ -172,5 +174,8 @@ class FunctionScheduler(AbstractOverridingScheduler):
         del metric
         t = self.last_epoch + 1
         lr = _evaluate(self.schedule, t)
-        lr = eqx.error_if(lr, jnp.logical_not(jnp.isfinite(lr)), NON_FINITE)
+        if collecting():  # an eager step or `values`: raised in Python (see `_errors.py`)
+            check(jnp.logical_not(jnp.isfinite(lr)), NON_FINITE)
+        else:
+            lr = eqx.error_if(lr, jnp.logical_not(jnp.isfinite(lr)), NON_FINITE)
         return replace(self, last_epoch=t, lr=lr)

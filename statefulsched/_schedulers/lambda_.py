@@ -9,9 +9,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractOverridingScheduler, AbstractScheduler, replace
-from .._numerics import as_int, float_dtype
+from .._numerics import float_dtype
 from .._validation import callables
-from ._common import start
+from ._common import first_epoch, start
 
 
 def _apply(fns: tuple[Callable, ...], t: Int[Array, ""], like: Array) -> Float[Array, "*groups"]:
@@ -42,7 +42,10 @@ class LambdaLR(AbstractOverridingScheduler):
     - `lr_lambda`: a function of the step count `t` (an integer JAX array, `int32` or `int64` under x64), or a list of
         one function per param group. It is traced under `jax.jit`, so write it with
         `jax.numpy`: `lambda t: jnp.minimum(1.0, (t + 1) / 100)`, not Python's `min`.
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+        Something not callable is a `TypeError`, as in torch.
+    - `last_epoch`: `-1` (default), or `k >= 0` to resume after epoch `k`: the lr is then
+        `lr * lr_lambda(k + 1)`, as in torch.
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
     """
 
     base_lr: Float[Array, "*groups"]
@@ -60,9 +63,9 @@ class LambdaLR(AbstractOverridingScheduler):
         last_epoch: int = -1,
         verbose="deprecated",
     ):
-        self.base_lr, n_groups = start("LambdaLR", lr, last_epoch, verbose)
+        self.base_lr, n_groups, resume = start("LambdaLR", lr, last_epoch, verbose)
         self.lr_lambda = callables("LambdaLR", "lr_lambda", lr_lambda, n_groups)
-        self.last_epoch = as_int(0)
+        self.last_epoch = first_epoch(resume)
         self.lr = self.base_lr * _apply(self.lr_lambda, self.last_epoch, self.base_lr)
 
     def _advance(self, metric: Any) -> "LambdaLR":
@@ -85,7 +88,9 @@ class MultiplicativeLR(AbstractScheduler):
     - `lr`: the optimizer's learning rate (float or list of floats), finite and `>= 0`.
     - `lr_lambda`: a function of the step count (an integer JAX array, `int32` or `int64` under x64) written with
         `jax.numpy`, or a list of one function per param group.
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+    - `last_epoch`: `-1` (default), or `k >= 0` to resume after epoch `k`: the lr is then the
+        given `lr` at step `k + 1`, multiplied from there on, as in torch.
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
 
     **In a `SequentialLR`:** like torch, it continues from the lr the previous scheduler
     reached, multiplying it by `lr_lambda(0)` at its milestone.
@@ -106,9 +111,10 @@ class MultiplicativeLR(AbstractScheduler):
         last_epoch: int = -1,
         verbose="deprecated",
     ):
-        self.base_lr, n_groups = start("MultiplicativeLR", lr, last_epoch, verbose)
+        self.base_lr, n_groups, resume = start("MultiplicativeLR", lr, last_epoch, verbose)
         self.lr_lambda = callables("MultiplicativeLR", "lr_lambda", lr_lambda, n_groups)
-        self.last_epoch = as_int(0)
+        # torch's constructor steps from epoch `k` to `k + 1` without changing the lr.
+        self.last_epoch = first_epoch(resume)
         self.lr = self.base_lr
 
     def _advance(self, metric: Any) -> "MultiplicativeLR":

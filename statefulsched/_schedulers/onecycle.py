@@ -9,10 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from .._base import AbstractOverridingScheduler, replace, runtime_checks_on, runtime_error
+from .._base import AbstractOverridingScheduler, replace
+from .._errors import TorchZeroDivisionError, check, checked, raise_failed, runtime_error
 from .._numerics import as_float, as_int, half_cosine_pct
-from .._validation import choice, deprecated_verbose, fail, integer, is_traced, no_resume, per_group, real
-from ._common import cycled_groups
+from .._validation import choice, deprecated_verbose, fail, integer, is_traced, per_group, real, resume_epoch
+from ._common import cycled_groups, first_epoch
 
 # (lr start, lr end, momentum start, momentum end) of each phase, as in torch.
 _TWO_PHASES = (("initial", "max", "max", "base"), ("max", "min", "base", "max"))
@@ -24,7 +25,8 @@ PAST_END = runtime_error(
 )
 ZERO_PHASE = runtime_error(
     "`OneCycleLR.step`: reached a phase of zero length (torch divides by zero here); "
-    "choose `pct_start` so that no phase is empty."
+    "choose `pct_start` so that no phase is empty.",
+    TorchZeroDivisionError,
 )
 
 
@@ -48,13 +50,20 @@ class OneCycleLR(AbstractOverridingScheduler):
     - `pct_start`: fraction of the cycle spent rising, in `[0, 1]`. Default `0.3`.
     - `anneal_strategy`: `"cos"` (default) or `"linear"`.
     - `cycle_momentum`: whether to cycle momentum (exposed as `momentum`). Default `True`.
-    - `base_momentum`, `max_momentum`: floats or one per group, in `[0, 1]`. Defaults
-        `0.85` and `0.95`.
+    - `base_momentum`, `max_momentum`: floats or one per group, finite (outside `[0, 1]` they
+        warn). Defaults `0.85` and `0.95`.
     - `div_factor`: initial lr is `max_lr / div_factor`, finite and `> 0`. Default `25`.
     - `final_div_factor`: final lr is `initial_lr / final_div_factor`, finite and `> 0`.
         Default `1e4`.
     - `three_phase`: use the three-phase variant. Default `False`.
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+    - `last_epoch`: `-1` (default), or `k >= 0` to resume after batch `k` (the values are
+        those of step `k + 1`, as in torch), with `k + 1 <= total_steps`.
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
+
+    **Differences from torch:** a phase of zero length, `div_factor=0` or
+    `final_div_factor=0` raise torch's `ZeroDivisionError` at construction (torch's comes when
+    the step reaches it); negative divisors and lrs are refused; momentum bounds outside
+    `[0, 1]` warn.
 
     **Stepping past the end:** like torch, the step numbered `total_steps` extrapolates
     the last phase one step beyond its end (with the linear strategy and `pct_start=0`
@@ -75,9 +84,9 @@ class OneCycleLR(AbstractOverridingScheduler):
     # step split into the nearest integer and a remainder in `[-1/2, 1/2]`, so that short
     # phases late in a long cycle keep float32 precision, and so does the distance from an
     # end to the integer step just past it, however close the end lies below that step.
-    phase_end_step: Int[Array, " phases"]
-    phase_end_offset: Float[Array, " phases"]
-    phase_length: Float[Array, " phases"]
+    phase_end_step: Int[Array, " phases"] = eqx.field(repr=False)
+    phase_end_offset: Float[Array, " phases"] = eqx.field(repr=False)
+    phase_length: Float[Array, " phases"] = eqx.field(repr=False)
     base_momentum: Float[Array, "*groups"] | None
     max_momentum: Float[Array, "*groups"] | None
     anneal_strategy: Literal["cos", "linear"] = eqx.field(static=True)
@@ -109,7 +118,7 @@ class OneCycleLR(AbstractOverridingScheduler):
         verbose="deprecated",
     ):
         call = "OneCycleLR"
-        no_resume(call, last_epoch)
+        resume = resume_epoch(call, last_epoch)
         deprecated_verbose(call, verbose)
         if total_steps is not None:
             steps = integer(call, "total_steps", total_steps)
@@ -129,8 +138,8 @@ class OneCycleLR(AbstractOverridingScheduler):
             call, dict(max_lr=max_lr), cycle_momentum, base_momentum, max_momentum
         )
         self.max_lr = per_group(call, "max_lr", max_lr, n_groups, low=0.0)
-        div = real(call, "div_factor", div_factor, low=0.0, low_open=True)
-        final_div = real(call, "final_div_factor", final_div_factor, low=0.0, low_open=True)
+        div = _divisor(call, "div_factor", div_factor)
+        final_div = _divisor(call, "final_div_factor", final_div_factor)
         self.initial_lr = self.max_lr / div
         self.min_lr = self.initial_lr / final_div
 
@@ -151,13 +160,23 @@ class OneCycleLR(AbstractOverridingScheduler):
                 [float(p * n) - 1, float(2 * p * n) - 2, n - 1.0] if self.three_phase else [float(p * n) - 1, n - 1.0]
             )
             if ends[0] == 0.0:
-                raise fail(call, "pct_start", pct_start, f"such that pct_start * total_steps != 1 (total_steps={n})")
+                raise TorchZeroDivisionError(
+                    f"`{call}(pct_start=...)` must be such that pct_start * total_steps != 1 (total_steps={n}): "
+                    f"the first phase would have no length (torch divides by it), got {pct_start!r}."
+                )
+            if resume is not None and resume + 1 > n:
+                raise fail(
+                    call, "last_epoch", last_epoch, f"below total_steps={n} (torch raises a ValueError here too)"
+                )
             nearest = [round(e) for e in ends]
             self.phase_end_step = as_int(nearest)
             self.phase_end_offset = as_float([e - k for e, k in zip(ends, nearest)])
             self.phase_length = as_float(np.diff(ends, prepend=0.0))
-        self.last_epoch = as_int(0)
-        self.lr, self.momentum = OneCycleLR._values(self, self.last_epoch)
+        # torch's constructor steps from epoch `k` to `k + 1` (here a closed form).
+        self.last_epoch = first_epoch(resume)
+        (self.lr, self.momentum), code = checked(OneCycleLR._values)(self, self.last_epoch)
+        if not is_traced(code):
+            raise_failed(code)  # a phase of zero length at step `k + 1`
 
     @property
     def cycle_momentum(self) -> bool:
@@ -212,9 +231,9 @@ class OneCycleLR(AbstractOverridingScheduler):
         left = jnp.where(zero_phase, 0.0, to_go / safe)
         lr = self._anneal(lr_start, lr_end, pct, left)
         momentum = None if self.base_momentum is None else self._anneal(m_start, m_end, pct, left)
-        if runtime_checks_on():  # the eager `step` and `values`: torch's errors
-            lr, momentum = eqx.error_if((lr, momentum), past_end, PAST_END)
-            lr, momentum = eqx.error_if((lr, momentum), zero_phase, ZERO_PHASE)
+        # torch's errors, in the programs of the eager `step` and `values` (see `_errors.py`).
+        check(past_end, PAST_END)
+        check(zero_phase, ZERO_PHASE)
         return lr, momentum
 
     def _advance(self, metric: Any) -> "OneCycleLR":
@@ -222,3 +241,15 @@ class OneCycleLR(AbstractOverridingScheduler):
         t = self.last_epoch + 1
         lr, momentum = self._values(t)
         return replace(self, last_epoch=t, lr=lr, momentum=momentum)
+
+
+def _divisor(call: str, name: str, value: Any) -> Array:
+    """`div_factor` or `final_div_factor`: finite and `> 0`; torch divides by zero on `0`."""
+    if not is_traced(value) and not isinstance(value, (bool, str)) and np.ndim(value) == 0:
+        try:
+            zero = float(value) == 0
+        except (TypeError, ValueError):
+            zero = False
+        if zero:
+            raise TorchZeroDivisionError(f"`{call}({name}=...)` must be > 0 (torch divides by it), got {value!r}.")
+    return real(call, name, value, low=0.0, low_open=True)

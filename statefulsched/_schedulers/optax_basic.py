@@ -79,8 +79,8 @@ class PolynomialSchedule(AbstractOptaxSchedule):
     power: Float[Array, ""]
     transition_steps: Int[Array, ""]
     transition_begin: Int[Array, ""]
-    init_minus_end: Float[Array, ""]
-    integer_power: bool = eqx.field(static=True)
+    init_minus_end: Float[Array, ""] = eqx.field(repr=False)
+    integer_power: bool = eqx.field(static=True, repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 
@@ -142,7 +142,7 @@ class LinearSchedule(AbstractOptaxSchedule):
     end_value: Float[Array, ""]
     transition_steps: Int[Array, ""]
     transition_begin: Int[Array, ""]
-    init_minus_end: Float[Array, ""]
+    init_minus_end: Float[Array, ""] = eqx.field(repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 
@@ -195,7 +195,7 @@ class WarmupConstantSchedule(AbstractOptaxSchedule):
     init_value: Float[Array, ""]
     peak_value: Float[Array, ""]
     warmup_steps: Int[Array, ""]
-    init_minus_peak: Float[Array, ""]
+    init_minus_peak: Float[Array, ""] = eqx.field(repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 
@@ -343,7 +343,7 @@ class WarmupExponentialDecaySchedule(AbstractOptaxSchedule):
     transition_begin: Int[Array, ""]
     staircase: bool = eqx.field(static=True)
     end_value: Float[Array, ""] | None
-    init_minus_peak: Float[Array, ""]
+    init_minus_peak: Float[Array, ""] = eqx.field(repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 

@@ -95,8 +95,8 @@ class CosineDecaySchedule(AbstractOptaxSchedule):
     decay_steps: Int[Array, ""]
     alpha: Float[Array, ""]
     exponent: Float[Array, ""]
-    one_minus_alpha: Float[Array, ""]
-    integer_exponent: bool = eqx.field(static=True)
+    one_minus_alpha: Float[Array, ""] = eqx.field(repr=False)
+    integer_exponent: bool = eqx.field(static=True, repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 
@@ -172,10 +172,10 @@ class WarmupCosineDecaySchedule(AbstractOptaxSchedule):
     decay_steps: Int[Array, ""]
     end_value: Float[Array, ""]
     exponent: Float[Array, ""]
-    init_minus_peak: Float[Array, ""]
-    one_minus_alpha: Float[Array, ""]
+    init_minus_peak: Float[Array, ""] = eqx.field(repr=False)
+    one_minus_alpha: Float[Array, ""] = eqx.field(repr=False)
     alpha: Float[Array, ""]
-    integer_exponent: bool = eqx.field(static=True)
+    integer_exponent: bool = eqx.field(static=True, repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 
@@ -247,11 +247,11 @@ class SGDRSchedule(AbstractOptaxSchedule):
     decay_steps: Int[Array, " cycles"]
     end_value: Float[Array, " cycles"]
     exponent: Float[Array, " cycles"]
-    init_minus_peak: Float[Array, " cycles"]
-    one_minus_alpha: Float[Array, " cycles"]
+    init_minus_peak: Float[Array, " cycles"] = eqx.field(repr=False)
+    one_minus_alpha: Float[Array, " cycles"] = eqx.field(repr=False)
     alpha: Float[Array, " cycles"]
     boundaries: Int[Array, " cycles-1"]
-    integer_exponents: tuple[bool, ...] = eqx.field(static=True)
+    integer_exponents: tuple[bool, ...] = eqx.field(static=True, repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 

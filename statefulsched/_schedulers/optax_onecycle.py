@@ -91,7 +91,7 @@ class CosineOnecycleSchedule(AbstractOptaxSchedule):
     div_factor: Float[Array, ""]
     final_div_factor: Float[Array, ""]
     boundaries: Int[Array, " 2"]
-    boundary_values: Float[Array, " 3"]
+    boundary_values: Float[Array, " 3"] = eqx.field(repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 
@@ -161,7 +161,7 @@ class LinearOnecycleSchedule(AbstractOptaxSchedule):
     div_factor: Float[Array, ""]
     final_div_factor: Float[Array, ""]
     boundaries: Int[Array, " 3"]
-    boundary_values: Float[Array, " 4"]
+    boundary_values: Float[Array, " 4"] = eqx.field(repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 

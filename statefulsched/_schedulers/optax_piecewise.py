@@ -35,7 +35,7 @@ class PiecewiseConstantSchedule(AbstractOptaxSchedule):
     init_value: Float[Array, ""]
     boundaries: Int[Array, " k"]
     scales: Float[Array, " k"]
-    boundary_values: Float[Array, " k+1"]
+    boundary_values: Float[Array, " k+1"] = eqx.field(repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]
 
@@ -83,7 +83,7 @@ class PiecewiseInterpolateSchedule(AbstractOptaxSchedule):
     init_value: Float[Array, ""]
     boundaries: Int[Array, " k"]
     scales: Float[Array, " k"]
-    boundary_values: Float[Array, " k+1"]
+    boundary_values: Float[Array, " k+1"] = eqx.field(repr=False)
     interpolate_type: Literal["linear", "cosine"] = eqx.field(static=True)
     last_epoch: Int[Array, ""]
     lr: Float[Array, ""]

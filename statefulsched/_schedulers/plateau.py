@@ -10,7 +10,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractScheduler, replace
 from .._numerics import as_float, as_int
-from .._validation import choice, integer, is_traced, per_group, real
+from .._validation import choice, fail, integer, is_traced, per_group, real, steps, warn
 from ._common import start
 
 
@@ -28,13 +28,17 @@ class ReduceLROnPlateau(AbstractScheduler):
 
     - `lr`: the optimizer's learning rate (float or list of floats), finite and `>= 0`.
     - `mode`: `"min"` (default) or `"max"`.
-    - `factor`: in `[0, 1)`. Default `0.1`.
-    - `patience`: an integer `>= 0`. Default `10`.
-    - `threshold`: finite and `>= 0`. Default `1e-4`.
+    - `factor`: below 1 (torch raises otherwise). Default `0.1`. A negative one (a reduction
+        to `min_lr`) warns.
+    - `patience`: a number of steps `>= 0`. Default `10`.
+    - `threshold`: finite; a negative one warns. Default `1e-4`.
     - `threshold_mode`: `"rel"` (default) or `"abs"`.
-    - `cooldown`: an integer `>= 0`. Default `0`.
-    - `min_lr`: a float or one per group, finite and `>= 0`. Default `0`.
-    - `eps`: finite and `>= 0`. Default `1e-8`.
+    - `cooldown`: a number of steps `>= 0`. Default `0`.
+    - `min_lr`: a float or one per group, finite. Default `0`.
+    - `eps`: finite. Default `1e-8`.
+
+    A fractional `patience` or `cooldown` acts as torch's comparisons make it act (`2.5` as 2
+    and 3 steps), with a warning; the attributes hold those whole numbers.
     - `verbose`: accepted for compatibility with torch.
 
     **Attributes:** `lr`, `last_epoch`, `best`, `num_bad_epochs`, `cooldown_counter`.
@@ -58,7 +62,7 @@ class ReduceLROnPlateau(AbstractScheduler):
     factor: Float[Array, ""]
     patience: Int[Array, ""]
     threshold: Float[Array, ""]
-    rel_epsilon: Float[Array, ""]
+    rel_epsilon: Float[Array, ""] = eqx.field(repr=False)
     cooldown: Int[Array, ""]
     min_lr: Float[Array, "*groups"]
     eps: Float[Array, ""]
@@ -87,13 +91,16 @@ class ReduceLROnPlateau(AbstractScheduler):
         verbose="deprecated",
     ):
         call = "ReduceLROnPlateau"
-        self.base_lr, n_groups = start(call, lr, -1, verbose)
+        self.base_lr, n_groups, _ = start(call, lr, -1, verbose)
         self.lr = self.base_lr
         self.mode = choice(call, "mode", mode, ("min", "max"))
         self.threshold_mode = choice(call, "threshold_mode", threshold_mode, ("rel", "abs"))
-        self.factor = real(call, "factor", factor, low=0.0, high=1.0, high_open=True)
-        self.patience = integer(call, "patience", patience, low=0)
-        self.threshold = real(call, "threshold", threshold, low=0.0)
+        self.factor = real(call, "factor", factor, high=1.0, high_open=True)
+        self.patience = _count(call, "patience", patience, np.floor, "torch reduces after more than {} bad steps")
+        self.threshold = real(call, "threshold", threshold)
+        if not is_traced(threshold) and float(threshold) < 0:
+            why = "a metric slightly worse than the best counts as an improvement, so the lr may never be reduced."
+            warn(call, "threshold", threshold, why)
         # torch's `1 - threshold` ("min") or `1 + threshold` ("max"), computed in float64
         # like torch's Python floats, then rounded once.
         sign = -1.0 if self.mode == "min" else 1.0
@@ -101,9 +108,13 @@ class ReduceLROnPlateau(AbstractScheduler):
             self.rel_epsilon = 1.0 + sign * self.threshold
         else:
             self.rel_epsilon = as_float(1.0 + sign * np.asarray(threshold, np.float64))
-        self.cooldown = integer(call, "cooldown", cooldown, low=0)
-        self.min_lr = per_group(call, "min_lr", min_lr, n_groups, low=0.0)
-        self.eps = real(call, "eps", eps, low=0.0)
+        self.cooldown = _count(call, "cooldown", cooldown, np.ceil, "torch counts it down for {} steps")
+        self.min_lr = per_group(call, "min_lr", min_lr, n_groups)
+        self.eps = real(call, "eps", eps)
+        if not is_traced((factor, min_lr)) and float(factor) < 0:
+            if bool((np.asarray(self.min_lr) < 0).any()):
+                raise fail(call, "factor", factor, "in [0, 1) with a negative `min_lr` (the lr would become negative)")
+            warn(call, "factor", factor, "`lr * factor` is negative, so a reduction sets the lr to `min_lr`.")
         self.last_epoch = as_int(0)
         self.best = as_float(jnp.inf if mode == "min" else -jnp.inf)
         self.num_bad_epochs = as_int(0)
@@ -157,3 +168,16 @@ class ReduceLROnPlateau(AbstractScheduler):
             cooldown_counter=jnp.where(reduce, self.cooldown, counter).astype(self.cooldown_counter.dtype),
         )
         return new, new_lr
+
+
+def _count(call: str, name: str, value: Any, rounding: Any, meaning: str) -> Array:
+    """`patience` or `cooldown`: a number of steps `>= 0`; a fractional one acts as torch's
+    comparisons make it act (`rounding` it to a whole number), with a warning."""
+    if is_traced(value):
+        return integer(call, name, value, low=0)
+    number = steps(call, name, value)
+    if isinstance(number, float):
+        whole = int(rounding(number))
+        warn(call, name, value, f"{meaning.format(number)}, as for {name}={whole}.")
+        number = whole
+    return as_int(number)

@@ -3,16 +3,19 @@
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from .._base import AbstractScheduler, _Composite, replace, runtime_checks_on
-from .._numerics import as_int
-from .._validation import deprecated_verbose, fail, no_resume
+from .._base import AbstractScheduler, _Composite, replace
+from .._errors import checked, collecting, report
+from .._numerics import INT32_MAX, as_int
+from .._validation import deprecated_verbose, fail, integer, is_traced, resume_epoch, warn
 from ._children import check_children
-from .step import milestone_array
+from .step import milestone_values
 
 
 def _where(pred: Array, on_true, on_false):
@@ -45,16 +48,27 @@ class SequentialLR(_Composite):
 
     **Arguments:**
 
-    - `schedulers`: a non-empty list of schedulers built with the same `lr`.
-    - `milestones`: strictly increasing integers `>= 0`, one fewer than `schedulers`.
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+    - `schedulers`: a non-empty list of schedulers built with the same `lr`, fresh (built
+        with `last_epoch=-1` and not stepped).
+    - `milestones`: whole step counts, one fewer than `schedulers`. As in torch, they are
+        looked up by bisection (`bisect_right`): a repeated milestone skips the scheduler
+        between, a negative one is passed from the start, and unsorted ones are looked up as
+        torch looks them up; each of these warns.
+    - `last_epoch`: `-1` only (see below).
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
 
     **Differences from torch:** `ReduceLROnPlateau` children are accepted: the metric
-    given to `step` is forwarded (and is then required on every step).
+    given to `step` is forwarded (and is then required on every step). torch's
+    `last_epoch=k` (and children built with it) restarts the child schedulers from their
+    first step at whatever milestone comes next rather than resuming them, so it is refused:
+    resume a `SequentialLR` with `load_state_dict` or `statefulsched.load`. Fractional
+    milestones (torch then steps the next scheduler instead of restarting it) are refused.
     """
 
     schedulers: tuple[AbstractScheduler, ...]
     milestones: Int[Array, " milestones"]
+    # Whether the milestones are in order, so that `bisect_right` is a count (else replayed).
+    ordered: bool = eqx.field(static=True, repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
@@ -69,22 +83,37 @@ class SequentialLR(_Composite):
         verbose="deprecated",
     ):
         call = "SequentialLR"
-        no_resume(call, last_epoch)
+        if resume_epoch(call, last_epoch) is not None:
+            raise fail(
+                call,
+                "last_epoch",
+                last_epoch,
+                "-1: torch's SequentialLR(last_epoch=k) restarts its schedulers instead of resuming them; "
+                "resume with `load_state_dict` or `statefulsched.load`",
+            )
         deprecated_verbose(call, verbose)
         self.schedulers = check_children(call, schedulers)
-        if len(self.schedulers) == 1 and len(milestones) == 0:
-            self.milestones = as_int(jnp.zeros((0,)))
-        else:
-            self.milestones = milestone_array(call, milestones, strict=True)
-        if self.milestones.shape[0] != len(self.schedulers) - 1:
-            raise fail(call, "milestones", milestones, f"one fewer than the {len(self.schedulers)} schedulers")
+        for i, child in enumerate(self.schedulers):
+            if not is_traced(child.last_epoch) and bool(np.any(np.asarray(child.last_epoch) != 0)):
+                raise ValueError(
+                    f"`{call}(schedulers=...)`: item {i} (`{type(child).__name__}`) is at step "
+                    f"{np.asarray(child.last_epoch).tolist()}, not 0: build the schedulers fresh (`last_epoch=-1`) and "
+                    "do not step them before. (torch undoes one step of each and restarts them at their milestones.)"
+                )
+        self.milestones, self.ordered = _milestones(call, milestones, len(self.schedulers))
         self.last_epoch = as_int(0)
-        first = jnp.sum(self.milestones <= 0)
+        first = self._index(self.last_epoch)
         self.lr = jnp.stack([child.lr for child in self.schedulers])[first]
+
+    def _index(self, t: Int[Array, ""]) -> Int[Array, ""]:
+        """torch's `bisect_right(milestones, t)`: which scheduler is active at step `t`."""
+        if self.ordered:
+            return jnp.sum(self.milestones <= t)
+        return bisect_right(self.milestones, t)
 
     def _move(self, lr: Array, metric: Any, standalone: bool) -> tuple["SequentialLR", Array]:
         t = self.last_epoch + 1
-        index = jnp.sum(self.milestones <= t)
+        index = self._index(t)
         # `milestones[index - 1] == t` (`False` at `index == 0`), without a gather, which is
         # slow under `vmap`.
         last_passed = jnp.arange(self.milestones.shape[0]) == index - 1
@@ -111,10 +140,13 @@ class SequentialLR(_Composite):
             return run
 
         branches = [branch(i) for i in range(len(self.schedulers))]
-        if runtime_checks_on() or len(branches) == 1:
+        if collecting():
             # Only the active child is stepped: a child's runtime check (e.g. `OneCycleLR`
             # past its end) must not fire for a child that is no longer active.
-            out = lax.switch(index, branches, self.schedulers)
+            out, code = lax.switch(index, [checked(run) for run in branches], self.schedulers)
+            report(code)
+        elif len(branches) == 1:
+            out = branches[0](self.schedulers)
         else:
             # Traced into a larger program: step every child and keep the active one's new
             # state. A conditional costs more than the few scalar operations of its branches
@@ -138,8 +170,9 @@ class SequentialLR(_Composite):
 
     def _has_closed_form(self) -> bool:
         # Each child is stepped only while it is the active one, unless it carries on from
-        # the lr its predecessor reached.
-        return all(c._has_closed_form() and not type(c)._continues_shared_lr for c in self.schedulers)
+        # the lr its predecessor reached; with milestones out of order, who is active when is
+        # torch's bisection, not intervals.
+        return self.ordered and all(c._has_closed_form() and not type(c)._continues_shared_lr for c in self.schedulers)
 
     def _jump(self, steps: Int[Array, ""]) -> "SequentialLR":
         """Child `j` takes a step at every step `s` with `milestones[j - 1] < s < milestones[j]`
@@ -156,7 +189,7 @@ class SequentialLR(_Composite):
             last = target if j == len(self.schedulers) - 1 else bounds[j + 1] - 1
             taken = jnp.maximum(jnp.minimum(target, last) - jnp.maximum(t, bounds[j]), 0)
             children.append(_where(taken == 0, child, child._jump(taken)))
-        lr = active_lr(children, jnp.sum(self.milestones <= target))
+        lr = active_lr(children, self._index(target))
         return replace(self, last_epoch=target, lr=lr.astype(self.lr.dtype), schedulers=tuple(children))
 
     def _chain_init(self, lr: Array) -> Array:
@@ -165,3 +198,53 @@ class SequentialLR(_Composite):
 
     def _chain(self, lr: Array, metric: Any) -> tuple["SequentialLR", Array]:
         return self._move(lr, metric, standalone=False)
+
+
+def bisect_right(sorted_or_not: Int[Array, " n"], x: Int[Array, ""]) -> Int[Array, ""]:
+    """Python's `bisect.bisect_right(a, x)`, step for step, for any `a` (sorted or not)."""
+    n = sorted_or_not.shape[0]
+    lo, hi = jnp.zeros_like(x), jnp.full_like(x, n)
+    for _ in range(max(n, 1).bit_length()):
+        searching = lo < hi
+        mid = (lo + hi) // 2
+        below = x < select(jnp.minimum(mid, n - 1), list(sorted_or_not))
+        hi = jnp.where(searching & below, mid, hi)
+        lo = jnp.where(searching & ~below, mid + 1, lo)
+    return lo
+
+
+def _milestones(call: str, milestones: Any, n_schedulers: int) -> tuple[Int[Array, " n"], bool]:
+    """The milestones (one fewer than the schedulers) and whether they are in order.
+
+    Whole numbers, as torch compares them with the step count; a repeated, negative or
+    out-of-order one is what torch computes with, and warns.
+    """
+    expected = f"{n_schedulers - 1} whole step counts (one fewer than the {n_schedulers} schedulers)"
+    if is_traced(milestones):
+        array = integer(call, "milestones", jnp.asarray(milestones), low=0)
+        if array.shape != (n_schedulers - 1,):
+            raise fail(call, "milestones", milestones, expected)
+        return array, True
+    values = milestone_values(call, milestones)
+    if len(values) != n_schedulers - 1:
+        raise fail(call, "milestones", milestones, expected)
+    if any(isinstance(m, float) for m in values):
+        raise fail(
+            call,
+            "milestones",
+            milestones,
+            f"{expected}: torch steps the next scheduler at a fractional one instead of restarting it, "
+            "which this does not replicate",
+        )
+    if any(abs(m) > INT32_MAX for m in values):
+        raise fail(call, "milestones", milestones, f"{expected} within int32 (|m| <= {INT32_MAX})")
+    ordered = all(a <= b for a, b in zip(values, values[1:]))
+    if not ordered:
+        warn(
+            call, "milestones", milestones, "torch looks them up by bisection, which assumes them sorted; so does this."
+        )
+    elif len(set(values)) != len(values):
+        warn(call, "milestones", milestones, "a repeated milestone skips the scheduler between (as in torch).")
+    if any(m < 0 for m in values):
+        warn(call, "milestones", milestones, "a negative milestone is passed before the first step (as in torch).")
+    return as_int(np.asarray(values, np.int64).reshape(len(values))), ordered

@@ -8,9 +8,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractScheduler, replace
-from .._numerics import as_int, half_cosine_pair
+from .._numerics import half_cosine_pair
 from .._validation import choice, integer, per_group
-from ._common import start
+from ._common import first_epoch, origin, start
 
 
 class SWALR(AbstractScheduler):
@@ -27,7 +27,10 @@ class SWALR(AbstractScheduler):
     - `swa_lr`: the target, a float or one per group, finite and `>= 0`.
     - `anneal_epochs`: an integer `>= 0`. Default `10`; `0` jumps to `swa_lr` at once.
     - `anneal_strategy`: `"cos"` (default) or `"linear"`.
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+    - `last_epoch`: `-1` (default), or `k >= 0`: `last_epoch` then counts from `k + 1`, while
+        the annealing starts from the beginning, as in torch (which anneals by its own count of
+        steps).
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
 
     **In a `SequentialLR`:** like torch, it anneals from the lr the previous scheduler
     reached (the usual "switch to SWA at epoch k" set-up).
@@ -37,6 +40,9 @@ class SWALR(AbstractScheduler):
     swa_lr: Float[Array, "*groups"]
     anneal_epochs: Int[Array, ""]
     anneal_strategy: Literal["cos", "linear"] = eqx.field(static=True)
+    # `k + 1` when built with `last_epoch=k`: torch anneals by its own step count, from 0
+    # whatever `last_epoch` is; `None` otherwise.
+    origin: Int[Array, ""] | None = eqx.field(repr=False)
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
@@ -53,11 +59,12 @@ class SWALR(AbstractScheduler):
         last_epoch: int = -1,
         verbose="deprecated",
     ):
-        self.base_lr, n_groups = start("SWALR", lr, last_epoch, verbose)
+        self.base_lr, n_groups, resume = start("SWALR", lr, last_epoch, verbose)
         self.swa_lr = per_group("SWALR", "swa_lr", swa_lr, n_groups, low=0.0)
         self.anneal_epochs = integer("SWALR", "anneal_epochs", anneal_epochs, low=0)
         self.anneal_strategy = choice("SWALR", "anneal_strategy", anneal_strategy, ("cos", "linear"))
-        self.last_epoch = as_int(0)
+        self.last_epoch = first_epoch(resume)
+        self.origin = origin(None if resume is None else resume + 1)
         alpha, rest = SWALR._alpha(self, self.last_epoch)
         self.lr = self.swa_lr * alpha + self.base_lr * rest
 
@@ -68,6 +75,8 @@ class SWALR(AbstractScheduler):
         precision when `alpha` is close to one and `swa_lr` is much smaller than `lr`.
         """
         dtype = self.swa_lr.dtype
+        if self.origin is not None:
+            k = k - self.origin
         step = jnp.where(self.anneal_epochs == 0, jnp.maximum(k, 1), k) - back
         total = jnp.maximum(1, self.anneal_epochs)
         done = jnp.clip(step, 0, total)

@@ -1,14 +1,18 @@
 """`ConstantLR` and `LinearLR`: the warm-up schedulers (a constant or linear factor)."""
 
 from collections.abc import Sequence
+from typing import Any
 
+import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractMultiplicativeScheduler
+from .._errors import TorchZeroDivisionError
 from .._numerics import as_int
-from .._validation import integer, real
-from ._common import start
+from .._validation import integer, is_traced, real, steps, warn
+from ._common import first_epoch, origin, resumed, start
 
 
 class ConstantLR(AbstractMultiplicativeScheduler):
@@ -20,17 +24,21 @@ class ConstantLR(AbstractMultiplicativeScheduler):
     **Arguments:**
 
     - `lr`: the optimizer's learning rate (float or list of floats), finite and `>= 0`.
-    - `factor`: in `(0, 1]`. Default `1/3`.
-    - `total_iters`: a positive integer. Default `5`.
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+    - `factor`: in `[0, 1]`. Default `1/3`.
+    - `total_iters`: a number of steps `>= 0`. Default `5`.
+    - `last_epoch`: `-1` (default), or `k >= 0` to resume after epoch `k` (see the README).
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
 
-    **Differences from torch:** `factor=0` is rejected (torch divides by it when the
-    warm-up ends) and so is `total_iters=0` (torch then keeps the factor forever).
+    **As in torch:** `total_iters=0`, or a fractional one, never ends the warm-up (torch removes
+    the factor at the step equal to `total_iters`): the factor stays, with a warning, and the
+    attribute `total_iters` is 0. **Differences from torch:** `factor=0` with a warm-up that ends
+    is refused with a `ZeroDivisionError` at construction (torch divides by the factor there).
     """
 
     base_lr: Float[Array, "*groups"]
     factor: Float[Array, ""]
-    total_iters: Int[Array, ""]
+    total_iters: Int[Array, ""]  # 0: never reached
+    origin: Int[Array, ""] | None = eqx.field(repr=False)  # see `StepLR`
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
@@ -42,17 +50,48 @@ class ConstantLR(AbstractMultiplicativeScheduler):
         last_epoch: int = -1,
         verbose="deprecated",
     ):
-        self.base_lr, _ = start("ConstantLR", lr, last_epoch, verbose)
-        self.factor = real("ConstantLR", "factor", factor, low=0.0, high=1.0, low_open=True)
-        self.total_iters = integer("ConstantLR", "total_iters", total_iters)
-        self.last_epoch = as_int(0)
+        call = "ConstantLR"
+        self.base_lr, _, resume = start(call, lr, last_epoch, verbose)
+        self.factor = real(call, "factor", factor, low=0.0, high=1.0)
+        end = _warmup_end(call, total_iters, "the factor stays for ever")
+        self.total_iters = as_int(end)
+        if not is_traced((factor, total_iters)):
+            if float(factor) == 0 and end > (-1 if resume is None else resume) and end > 0:
+                raise TorchZeroDivisionError(
+                    f"`{call}(factor=...)` must be > 0 when the warm-up ends (total_iters={total_iters!r}): torch "
+                    "divides by it there, got 0."
+                )
+            if float(factor) == 0 and resume is None:
+                warn(call, "factor", factor, "the learning rate is 0 for ever (the warm-up never ends).")
+        # torch's constructor steps from epoch `k` to `k + 1`, removing the factor if that is its end.
+        self.origin = origin(resume)
+        self.last_epoch = first_epoch(resume)
         self.lr = self.base_lr * ConstantLR._factor_at(self, self.last_epoch)
 
+    def _constant_factor(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        ended = (self.total_iters > 0) & (t >= self.total_iters)
+        return jnp.where(ended, jnp.ones_like(self.factor), self.factor)
+
     def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
-        return jnp.where(t >= self.total_iters, jnp.ones_like(self.factor), self.factor)
+        return resumed(self._constant_factor, t, self.origin)
 
     def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
         return jnp.where(t == self.total_iters, 1.0 / self.factor, jnp.ones_like(self.factor))
+
+
+def _warmup_end(call: str, total_iters: Any, never: str) -> Any:
+    """A warm-up length as torch uses it: the step equal to it ends the warm-up.
+
+    `0` or a fractional length is never equal to a later step (`0` when none ends). A Python
+    `int`, or the checked leaf of a traced one.
+    """
+    if is_traced(total_iters):
+        return integer(call, "total_iters", total_iters, low=0)
+    value = steps(call, "total_iters", total_iters)
+    if value == 0 or isinstance(value, float):
+        warn(call, "total_iters", total_iters, f"torch never reaches the end of this warm-up: {never}.")
+        value = 0
+    return value
 
 
 class LinearLR(AbstractMultiplicativeScheduler):
@@ -65,16 +104,21 @@ class LinearLR(AbstractMultiplicativeScheduler):
     - `lr`: the optimizer's learning rate (float or list of floats), finite and `>= 0`.
     - `start_factor`: in `(0, 1]`. Default `1/3`.
     - `end_factor`: in `[0, 1]`. Default `1.0`.
-    - `total_iters`: `T`, a positive integer. Default `5`.
-    - `last_epoch`, `verbose`: accepted for compatibility with torch.
+    - `total_iters`: `T`, a number of steps `>= 0`. Default `5`.
+    - `last_epoch`: `-1` (default), or `k >= 0` to resume after epoch `k` (see the README).
+    - `verbose`: accepted and ignored, with a `DeprecationWarning`.
 
-    **Differences from torch:** `total_iters=0` is rejected (torch divides by it).
+    **As in torch:** with `total_iters=0` the factor stays at `start_factor`, and with a
+    fractional `T` the ramp stops after `floor(T)` steps, at `s + (e - s) floor(T) / T`; both
+    warn, and the attributes hold the equivalent whole ramp (`total_iters=max(floor(T), 1)` and
+    that `end_factor`).
     """
 
     base_lr: Float[Array, "*groups"]
     start_factor: Float[Array, ""]
     end_factor: Float[Array, ""]
     total_iters: Int[Array, ""]
+    origin: Int[Array, ""] | None = eqx.field(repr=False)  # see `StepLR`
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
 
@@ -87,14 +131,22 @@ class LinearLR(AbstractMultiplicativeScheduler):
         last_epoch: int = -1,
         verbose="deprecated",
     ):
-        self.base_lr, _ = start("LinearLR", lr, last_epoch, verbose)
-        self.start_factor = real("LinearLR", "start_factor", start_factor, low=0.0, high=1.0, low_open=True)
-        self.end_factor = real("LinearLR", "end_factor", end_factor, low=0.0, high=1.0)
-        self.total_iters = integer("LinearLR", "total_iters", total_iters)
-        self.last_epoch = as_int(0)
+        call = "LinearLR"
+        self.base_lr, _, resume = start(call, lr, last_epoch, verbose)
+        self.start_factor = real(call, "start_factor", start_factor, low=0.0, high=1.0, low_open=True)
+        end = real(call, "end_factor", end_factor, low=0.0, high=1.0)
+        if is_traced(total_iters):
+            self.total_iters = integer(call, "total_iters", total_iters)
+        else:
+            total_iters, end = _whole_ramp(call, start_factor, end_factor, total_iters, end)
+            self.total_iters = as_int(total_iters)
+        self.end_factor = end
+        # torch's constructor steps from epoch `k` to `k + 1` without changing the lr.
+        self.origin = origin(None if resume is None else resume + 1)
+        self.last_epoch = first_epoch(resume)
         self.lr = self.base_lr * LinearLR._factor_at(self, self.last_epoch)
 
-    def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
+    def _linear_factor(self, t: Int[Array, ""]) -> Float[Array, ""]:
         dtype = self.start_factor.dtype
         done = jnp.minimum(t, self.total_iters)
         # torch's `s + (e - s) * done / T`, written as a weighted mean so that `e << s`
@@ -102,6 +154,9 @@ class LinearLR(AbstractMultiplicativeScheduler):
         weight_end = done.astype(dtype) / self.total_iters.astype(dtype)
         weight_start = (self.total_iters - done).astype(dtype) / self.total_iters.astype(dtype)
         return self.start_factor * weight_start + self.end_factor * weight_end
+
+    def _factor_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
+        return resumed(self._linear_factor, t, self.origin)
 
     def _multiplier_at(self, t: Int[Array, ""]) -> Float[Array, ""]:
         # torch's `1 + (e - s) / (s T + (t - 1)(e - s))`, which is `factor(t) / factor(t - 1)`,
@@ -115,3 +170,28 @@ class LinearLR(AbstractMultiplicativeScheduler):
             dtype
         )
         return jnp.where(t > self.total_iters, jnp.ones_like(after), after / before)
+
+
+def _whole_ramp(call: str, start: Any, end: Any, total_iters: Any, end_leaf: Array) -> tuple[int, Array]:
+    """`(T, end_factor)` of the whole-step ramp torch's `LinearLR` follows.
+
+    torch multiplies by `f(t) / f(t - 1)` for `1 <= t <= T`, with `f(t) = s + (e - s) t / T`, and
+    by 1 afterwards, so the factor stops at `f(floor(T))`: the ramp over `floor(T)` steps to that
+    value. With `floor(T) == 0` it never moves from `s`.
+    """
+    value = steps(call, "total_iters", total_iters)
+    if isinstance(value, int) and value > 0:
+        return value, end_leaf
+    whole = int(np.floor(value))
+    if whole == 0:
+        warn(call, "total_iters", total_iters, "torch's ramp never starts: the factor stays at `start_factor`.")
+        return 1, real(call, "start_factor", start, low=0.0, high=1.0, low_open=True)
+    s, e = float(start), float(end)
+    stop = s + (e - s) * whole / value
+    warn(
+        call,
+        "total_iters",
+        total_iters,
+        f"torch's ramp stops after {whole} steps, at the factor {stop!r} (not `end_factor`).",
+    )
+    return whole, real(call, "end_factor", stop, low=0.0, high=1.0)
