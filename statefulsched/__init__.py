@@ -26,6 +26,8 @@ from ._schedulers.step import StepLR as StepLR
 from ._schedulers.swa import SWALR as SWALR
 from ._schedulers.warmup import ConstantLR as ConstantLR
 from ._schedulers.warmup import LinearLR as LinearLR
+from ._torch import from_torch as from_torch
+from ._torch import to_torch as to_torch
 from ._verify import verify as verify
 
 __version__ = "0.1.0"

@@ -393,16 +393,24 @@ class AbstractScheduler(eqx.Module):
 
         return state_dict(self)
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> "AbstractScheduler":
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> "AbstractScheduler":
         """A new scheduler with the state of `state_dict` (from `state_dict()`, or from torch).
 
-        Unlike torch's, it returns the loaded scheduler and leaves `self` unchanged. The
-        configuration in `state_dict` must match `self`'s; a mismatch raises a `ValueError`
-        saying what differs.
+        Unlike torch's, it returns the loaded scheduler and leaves `self` unchanged (write
+        `sched = sched.load_state_dict(sd)`).
+
+        **Arguments:**
+
+        - `state_dict`: a dict from `state_dict()`, or from the equivalent torch scheduler.
+        - `strict`: `True` (default): the configuration in `state_dict` must be `self`'s; a
+            difference raises a `ValueError` saying what differs (running another schedule than
+            the one you built is a classic torch trap). `False`: the configuration is taken from
+            `state_dict`, as torch's `load_state_dict` does; `self` gives what the dict does not
+            hold (functions, and the settings torch keeps in the optimizer).
         """
         from ._state_dict import load_state_dict
 
-        loaded = load_state_dict(self, state_dict)
+        loaded = load_state_dict(self, state_dict, strict)
         remember(self, loaded, "load_state_dict")
         return loaded
 

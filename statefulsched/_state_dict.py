@@ -26,10 +26,12 @@ torch equivalent get a generic dict: `last_epoch`, `_last_lr`, their other state
 and their numeric configuration by field name.
 """
 
+import bisect
 import collections
 import dataclasses
 import math
 import types
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._base import AbstractScheduler, replace
-from ._fingerprint import static_config
+from ._fingerprint import fingerprint, static_config
 from ._schedulers.chained import ChainedScheduler
 from ._schedulers.cosine import CosineAnnealingLR, CosineAnnealingWarmRestarts
 from ._schedulers.cyclic import CyclicLR
@@ -46,6 +48,7 @@ from ._schedulers.lambda_ import LambdaLR, MultiplicativeLR
 from ._schedulers.onecycle import _THREE_PHASES, _TWO_PHASES, OneCycleLR
 from ._schedulers.plateau import ReduceLROnPlateau
 from ._schedulers.sequential import SequentialLR
+from ._schedulers.sequential import _milestones as _sequential_milestones
 from ._schedulers.step import MultiStepLR, StepLR
 from ._schedulers.swa import SWALR
 from ._schedulers.warmup import ConstantLR, LinearLR
@@ -90,6 +93,12 @@ def _plain(x: Any) -> Any:
     if a.dtype.kind == "f":
         return np.asarray([_float(v) for v in a.ravel()], np.float64).reshape(a.shape).tolist()
     return a.tolist()
+
+
+def _num(x: Any) -> int | float:
+    """A scalar leaf as torch keeps it: an `int` for an integer leaf, a `float` otherwise."""
+    a = np.asarray(x)
+    return int(a) if a.dtype.kind in "iu" else _float(a)
 
 
 def _groups(x: Any) -> list[float]:
@@ -258,8 +267,14 @@ def _read_children(sd: Mapping, s: AbstractScheduler, ctx: _Ctx) -> list[Mapping
     return list(children)
 
 
-def _check_config(sd: Mapping, expected: Mapping[str, Any], ctx: _Ctx, prefix: str = "") -> None:
-    """Every configuration value in `expected` (as torch writes it) must be the one in `sd`."""
+def _check_config(
+    sd: Mapping, expected: Mapping[str, Any], ctx: _Ctx, prefix: str = "", normalized: Mapping | None = None
+) -> None:
+    """Every configuration value in `expected` (as torch writes it) must be the one in `sd`.
+
+    `normalized`: the dict's configuration as this library stores it (a torch dict's fractional
+    `step_size` as its whole period, say), compared in place of the raw value where given.
+    """
     for key, ours in expected.items():
         if key not in sd:
             if not prefix:
@@ -269,6 +284,8 @@ def _check_config(sd: Mapping, expected: Mapping[str, Any], ctx: _Ctx, prefix: s
         if key == "milestones":
             theirs, ours = _elements(theirs), _elements(ours)
         if _same(theirs, ours, ctx.tol):
+            continue
+        if normalized is not None and key in normalized and _same(_elements(normalized[key]), ours, ctx.tol):
             continue
         if key in _GROUP_KEYS and isinstance(theirs, (list, tuple)) and isinstance(ours, list):
             if len(theirs) != len(ours):
@@ -378,6 +395,10 @@ class _Torch:
         into our extra key and is compared when present.
     - `extra_state(s)`: state torch has no key for (into our extra key).
     - `lrscheduler`: whether it has `LRScheduler`'s bookkeeping keys (`_step_count`, ...).
+    - `arguments(s)`: the constructor's arguments that build `s`'s configuration (torch's
+        names; the lr instead of the optimizer).
+    - `from_dict(sd, hidden)`: the arguments a dict states (`hidden`: our `config` entry, or
+        `{}`); what it lacks (functions, settings torch keeps in the optimizer) is left out.
     """
 
     keys: tuple[str, ...]
@@ -387,6 +408,8 @@ class _Torch:
     hidden: Callable[[Any], dict] = lambda s: {}
     extra_state: Callable[[Any], dict] = lambda s: {}
     lrscheduler: bool = True
+    arguments: Callable[[Any], dict] = lambda s: {}
+    from_dict: Callable[[Mapping, Mapping], dict] = lambda sd, hidden: {}
 
 
 def _closed_form(s, sd, ctx, ours):
@@ -453,13 +476,13 @@ def _exponential_lr(s):
 
 def _polynomial_lr(s):
     """`PolynomialLR`: `total_iters`, `power`, `base_lrs`."""
-    return {"total_iters": int(s.total_iters), "power": _float(s.power), "base_lrs": _groups(s.base_lr)}
+    return {"total_iters": _num(s.total_iters), "power": _float(s.power), "base_lrs": _groups(s.base_lr)}
 
 
 def _cosine_lr(s):
     """`CosineAnnealingLR`: `T_max`, `eta_min`, `base_lrs` (closed form standalone; chained, the lr
     it returns is the shared one, which its chained step reads rather than its own)."""
-    return {"T_max": int(s.T_max), "eta_min": _float(s.eta_min), "base_lrs": _groups(s.base_lr)}
+    return {"T_max": _num(s.T_max), "eta_min": _float(s.eta_min), "base_lrs": _groups(s.base_lr)}
 
 
 def _restarts_config(s):
@@ -490,7 +513,7 @@ def _cyclic_config(s):
     `step_size_up`/`step_size_down`), `gamma`, `scale_mode`, `cycle_momentum` and the momentum
     bounds; `mode` only without `scale_fn` (torch ignores it then). The lr and momentum are
     recomputed from `last_epoch`."""
-    up, down = int(s.step_size_up), int(s.step_size_down)
+    up, down = _num(s.step_size_up), _num(s.step_size_down)
     config = {
         "base_lrs": _groups(s.base_lr),
         "max_lrs": _groups(s.max_lr),
@@ -653,7 +676,7 @@ def _sequential_config(s):
 def _started(s: SequentialLR, k: int) -> list[bool]:
     """Which children have run by step `k`: the active one and those before it whose turn was not empty."""
     milestones = np.asarray(s.milestones).tolist()
-    active = sum(m <= k for m in milestones)
+    active = bisect.bisect_right(milestones, k)
     return [i == active or (i < active and (i > 0 or milestones[0] > 0)) for i in range(len(s.schedulers))]
 
 
@@ -691,18 +714,340 @@ def _chained_load(s, sd, ctx, ours):
     return {"last_epoch": k, "lr": _read_numbers(sd, "_last_lr", ctx, _n_groups(s)), "schedulers": loaded}
 
 
+# ---------------------------------------------------------------------------------------
+# Constructor arguments: ours, and what a dict states (for `strict=False`, `from_torch`)
+
+
+def _per_group(values: list[float]) -> float | list[float]:
+    return values[0] if len(values) == 1 else values
+
+
+def _lr(s: AbstractScheduler, name: str = "base_lr") -> float | list[float]:
+    """A per-group leaf as a constructor takes it: a float for one param group, else a list."""
+    value = getattr(s, name)
+    return _groups(value)[0] if np.ndim(value) == 0 else _groups(value)
+
+
+def _taken(sd: Mapping, keys: Mapping[str, str]) -> dict:
+    """`{argument: sd[key]}` for the keys the dict has (`keys`: argument -> torch key)."""
+    return {arg: sd[key] for arg, key in keys.items() if key in sd}
+
+
+def _dict_lrs(sd: Mapping, key: str = "base_lrs") -> dict:
+    value = sd.get(key)
+    if isinstance(value, (list, tuple)) and value:
+        return {"lr": _per_group(list(value))}
+    return {}
+
+
+def _functions(fns: tuple) -> Any:
+    return fns[0] if all(fn is fns[0] for fn in fns) else list(fns)
+
+
+def _lambda_arguments(s):
+    return {"lr": _lr(s), "lr_lambda": _functions(s.lr_lambda)}
+
+
+def _step_arguments(s):
+    return {"lr": _lr(s), "step_size": int(s.step_size), "gamma": _float(s.gamma)}
+
+
+def _multistep_arguments(s):
+    return {"lr": _lr(s), "milestones": np.asarray(s.milestones).tolist(), "gamma": _float(s.gamma)}
+
+
+def _multistep_from_dict(sd, hidden):
+    out = {**_dict_lrs(sd), **_taken(sd, {"gamma": "gamma"})}
+    if "milestones" in sd:
+        out["milestones"] = _elements(sd["milestones"])
+    return out
+
+
+def _constant_arguments(s):
+    return {"lr": _lr(s), "factor": _float(s.factor), "total_iters": int(s.total_iters)}
+
+
+def _linear_arguments(s):
+    return {
+        "lr": _lr(s),
+        "start_factor": _float(s.start_factor),
+        "end_factor": _float(s.end_factor),
+        "total_iters": int(s.total_iters),
+    }
+
+
+def _exponential_arguments(s):
+    return {"lr": _lr(s), "gamma": _float(s.gamma)}
+
+
+def _polynomial_arguments(s):
+    return {"lr": _lr(s), "total_iters": _num(s.total_iters), "power": _float(s.power)}
+
+
+def _cosine_arguments(s):
+    return {"lr": _lr(s), "T_max": _num(s.T_max), "eta_min": _float(s.eta_min)}
+
+
+def _restarts_arguments(s):
+    return {"lr": _lr(s), "T_0": int(s.T_0), "T_mult": int(s.T_mult), "eta_min": _float(s.eta_min)}
+
+
+def _cyclic_arguments(s):
+    out = {
+        "base_lr": _lr(s),
+        "max_lr": _lr(s, "max_lr"),
+        "step_size_up": _num(s.step_size_up),
+        "step_size_down": _num(s.step_size_down),
+        "mode": s.mode,
+        "gamma": _float(s.gamma),
+        "scale_fn": s.scale_fn,
+        "scale_mode": s.scale_mode,
+        "cycle_momentum": s.momentum is not None,
+    }
+    if s.momentum is not None:
+        out.update(base_momentum=_lr(s, "base_momentum"), max_momentum=_lr(s, "max_momentum"))
+    return out
+
+
+def _whole(x: float) -> int | float:
+    return int(round(x)) if abs(x - round(x)) <= 1e-9 * max(1.0, abs(x)) else x
+
+
+def _cyclic_from_dict(sd, hidden):
+    out = {
+        **_dict_lrs(sd),
+        **_taken(sd, {"max_lr": "max_lrs", "gamma": "gamma", "scale_mode": "scale_mode", "mode": "mode"}),
+    }
+    out = {"base_lr" if k == "lr" else k: v for k, v in out.items()}
+    if isinstance(out.get("max_lr"), (list, tuple)):
+        out["max_lr"] = _per_group(list(out["max_lr"]))
+    total, ratio = sd.get("total_size"), sd.get("step_ratio")
+    if _is_number(total) and _is_number(ratio):
+        up = float(total) * float(ratio)
+        out.update(step_size_up=_whole(up), step_size_down=_whole(float(total) - up))
+    if isinstance(sd.get("cycle_momentum"), bool):
+        out["cycle_momentum"] = sd["cycle_momentum"]
+        for arg, key in (("base_momentum", "base_momentums"), ("max_momentum", "max_momentums")):
+            if isinstance(sd.get(key), (list, tuple)) and sd[key]:
+                out[arg] = _per_group(list(sd[key]))
+    return out
+
+
+def _onecycle_arguments(s):
+    max_lr, initial, least = (np.asarray(x, np.float64).ravel()[0] for x in (s.max_lr, s.initial_lr, s.min_lr))
+    first_end = float(np.asarray(s.phase_end_step)[0]) + float(np.asarray(s.phase_end_offset, np.float64)[0])
+    out = {
+        "max_lr": _lr(s, "max_lr"),
+        "total_steps": int(s.total_steps),
+        "pct_start": (first_end + 1) / int(s.total_steps),
+        "anneal_strategy": s.anneal_strategy,
+        "cycle_momentum": s.momentum is not None,
+        "div_factor": float(max_lr / initial) if initial else 25.0,
+        "final_div_factor": float(initial / least) if least else 1e4,
+        "three_phase": s.three_phase,
+    }
+    if s.momentum is not None:
+        out.update(base_momentum=_lr(s, "base_momentum"), max_momentum=_lr(s, "max_momentum"))
+    return out
+
+
+def _onecycle_from_dict(sd, hidden):
+    out = _taken(sd, {"total_steps": "total_steps", "anneal_strategy": "_anneal_func_type"})
+    phases = sd.get("_schedule_phases")
+    if isinstance(phases, (list, tuple)) and phases and _is_int(sd.get("total_steps")):
+        out["three_phase"] = len(phases) == 3
+        end = phases[0].get("end_step") if isinstance(phases[0], Mapping) else None
+        if _is_number(end):
+            out["pct_start"] = (float(end) + 1) / int(sd["total_steps"])
+    if isinstance(sd.get("cycle_momentum"), bool):
+        out["cycle_momentum"] = sd["cycle_momentum"]
+    for arg in ("max_lr", "base_momentum", "max_momentum"):
+        if isinstance(hidden.get(arg), list) and hidden[arg]:
+            out[arg] = _per_group(hidden[arg])
+    maxima, initial, least = hidden.get("max_lr"), sd.get("base_lrs"), hidden.get("min_lr")
+    if isinstance(maxima, list) and isinstance(initial, (list, tuple)) and initial and float(initial[0]):
+        out["div_factor"] = float(maxima[0]) / float(initial[0])
+        if isinstance(least, list) and least and float(least[0]):
+            out["final_div_factor"] = float(initial[0]) / float(least[0])
+    return out
+
+
+def _plateau_arguments(s):
+    return {
+        "lr": _lr(s),
+        "mode": s.mode,
+        "factor": _float(s.factor),
+        "patience": int(s.patience),
+        "threshold": _float(s.threshold),
+        "threshold_mode": s.threshold_mode,
+        "cooldown": int(s.cooldown),
+        "min_lr": _lr(s, "min_lr"),
+        "eps": _float(s.eps),
+    }
+
+
+def _plateau_from_dict(sd, hidden):
+    keys = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "eps")
+    out = _taken(sd, {k: k for k in keys})
+    if isinstance(sd.get("min_lrs"), (list, tuple)) and sd["min_lrs"]:
+        out["min_lr"] = _per_group(list(sd["min_lrs"]))
+    if isinstance(hidden.get("lr"), list) and hidden["lr"]:
+        out["lr"] = _per_group(hidden["lr"])
+    return out
+
+
+def _swa_arguments(s):
+    return {
+        "lr": _lr(s),
+        "swa_lr": _lr(s, "swa_lr"),
+        "anneal_epochs": int(s.anneal_epochs),
+        "anneal_strategy": s.anneal_strategy,
+    }
+
+
+def _swa_from_dict(sd, hidden):
+    out = _taken(sd, {"anneal_epochs": "anneal_epochs", "anneal_strategy": "_anneal_strategy"})
+    if isinstance(hidden.get("swa_lr"), list) and hidden["swa_lr"]:
+        out["swa_lr"] = _per_group(hidden["swa_lr"])
+    return out
+
+
+def _sequential_arguments(s):
+    return {"schedulers": list(s.schedulers), "milestones": np.asarray(s.milestones).tolist()}
+
+
+def _sequential_from_dict(sd, hidden):
+    return _taken(sd, {"milestones": "_milestones"})
+
+
+def _chained_arguments(s):
+    return {"schedulers": list(s.schedulers)}
+
+
+def _simple(*keys: str) -> Callable[[Mapping, Mapping], dict]:
+    """`from_dict` of a class whose arguments are torch keys of the same name, and `base_lrs`."""
+    return lambda sd, hidden: {**_dict_lrs(sd), **_taken(sd, {k: k for k in keys})}
+
+
+def arguments(scheduler: AbstractScheduler) -> dict[str, Any]:
+    """The arguments of `type(scheduler)`'s constructor that build its configuration (a torch class).
+
+    Plain Python values, torch's names; the lr where torch takes the optimizer (`lr`, or none for
+    `CyclicLR`/`OneCycleLR`, which take theirs), and children as schedulers.
+    """
+    entry = _TORCH.get(type(scheduler))
+    if entry is None:
+        raise TypeError(f"`{type(scheduler).__name__}` has no torch equivalent.")
+    return entry.arguments(scheduler)
+
+
+def _quietly(build: Callable[[], AbstractScheduler]) -> AbstractScheduler:
+    """Build a scheduler whose arguments were warned about when the saved one was built."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return build()
+
+
+def _rebuilt(s: AbstractScheduler, sd: Mapping, extra: Mapping | None, ctx: _Ctx, strict: bool) -> AbstractScheduler:
+    """The scheduler with `s`'s class whose configuration is the dict's (`s`'s where the dict
+    states none): torch's `load_state_dict`, which takes the configuration it is given."""
+    entry = _TORCH[type(s)]
+    kwargs = {**entry.arguments(s), **entry.from_dict(sd, (extra or {}).get("config", {}))}
+    try:
+        if "schedulers" in kwargs:
+            # A composite: its children rebuilt from their dicts, its milestones from the dict. The
+            # state is loaded next, so the children's current state does not matter.
+            children = _read_children(sd, s, ctx)
+            rebuilt = tuple(
+                _rebuilt_child(c, c_sd, ctx.child(i, c, own_lr=False), strict)
+                for i, (c, c_sd) in enumerate(zip(s.schedulers, children))
+            )
+            changes: dict[str, Any] = {"schedulers": rebuilt}
+            if "milestones" in kwargs:
+                milestones, ordered = _sequential_milestones(type(s).__name__, kwargs["milestones"], len(rebuilt))
+                changes.update(milestones=milestones, ordered=ordered)
+            new = replace(s, **changes)
+            return replace(new, fingerprint=jnp.asarray(fingerprint(type(new), static_config(new)), jnp.int32))
+        new = _quietly(lambda: type(s)(**kwargs))
+    except (TypeError, ValueError, ArithmeticError) as e:
+        raise ctx.fail(f"its configuration does not build a `{type(s).__name__}`: {e}") from None
+    if extra is not None and "origin" in extra and hasattr(new, "origin"):
+        new = replace(new, origin=None if extra["origin"] is None else jnp.asarray(extra["origin"], jnp.int32))
+    return new
+
+
+def _rebuilt_child(c: AbstractScheduler, sd: Any, ctx: _Ctx, strict: bool) -> AbstractScheduler:
+    if strict or not isinstance(sd, Mapping) or type(c) not in _TORCH:
+        return c
+    extra = _read_extra(sd, ctx)
+    _check_class(c, sd, extra, ctx)
+    return _rebuilt(c, sd, extra, ctx, strict)
+
+
 _TORCH: dict[type, _Torch] = {
-    LambdaLR: _Torch(("lr_lambdas",), _lambda_config, _lambda_load, _lambda_state),
-    MultiplicativeLR: _Torch(("lr_lambdas",), _lambda_config, _multiplicative_load, _lambda_state),
-    StepLR: _Torch(("step_size", "gamma"), _step_lr, _closed_form),
-    MultiStepLR: _Torch(("milestones", "gamma"), _multistep_lr, _closed_form),
-    ConstantLR: _Torch(("factor", "total_iters"), _constant_lr, _closed_form),
-    LinearLR: _Torch(("start_factor", "end_factor", "total_iters"), _linear_lr, _closed_form),
-    ExponentialLR: _Torch(("gamma",), _exponential_lr, _closed_form),
-    PolynomialLR: _Torch(("total_iters", "power"), _polynomial_lr, _closed_form),
-    CosineAnnealingLR: _Torch(("T_max", "eta_min"), _cosine_lr, _closed_form),
+    LambdaLR: _Torch(
+        ("lr_lambdas",), _lambda_config, _lambda_load, _lambda_state, arguments=_lambda_arguments, from_dict=_simple()
+    ),
+    MultiplicativeLR: _Torch(
+        ("lr_lambdas",),
+        _lambda_config,
+        _multiplicative_load,
+        _lambda_state,
+        arguments=_lambda_arguments,
+        from_dict=_simple(),
+    ),
+    StepLR: _Torch(
+        ("step_size", "gamma"),
+        _step_lr,
+        _closed_form,
+        arguments=_step_arguments,
+        from_dict=_simple("step_size", "gamma"),
+    ),
+    MultiStepLR: _Torch(
+        ("milestones", "gamma"),
+        _multistep_lr,
+        _closed_form,
+        arguments=_multistep_arguments,
+        from_dict=_multistep_from_dict,
+    ),
+    ConstantLR: _Torch(
+        ("factor", "total_iters"),
+        _constant_lr,
+        _closed_form,
+        arguments=_constant_arguments,
+        from_dict=_simple("factor", "total_iters"),
+    ),
+    LinearLR: _Torch(
+        ("start_factor", "end_factor", "total_iters"),
+        _linear_lr,
+        _closed_form,
+        arguments=_linear_arguments,
+        from_dict=_simple("start_factor", "end_factor", "total_iters"),
+    ),
+    ExponentialLR: _Torch(
+        ("gamma",), _exponential_lr, _closed_form, arguments=_exponential_arguments, from_dict=_simple("gamma")
+    ),
+    PolynomialLR: _Torch(
+        ("total_iters", "power"),
+        _polynomial_lr,
+        _closed_form,
+        arguments=_polynomial_arguments,
+        from_dict=_simple("total_iters", "power"),
+    ),
+    CosineAnnealingLR: _Torch(
+        ("T_max", "eta_min"),
+        _cosine_lr,
+        _closed_form,
+        arguments=_cosine_arguments,
+        from_dict=_simple("T_max", "eta_min"),
+    ),
     CosineAnnealingWarmRestarts: _Torch(
-        ("T_0", "T_i", "T_mult", "eta_min", "T_cur"), _restarts_config, _restarts_load, _restarts_state
+        ("T_0", "T_i", "T_mult", "eta_min", "T_cur"),
+        _restarts_config,
+        _restarts_load,
+        _restarts_state,
+        arguments=_restarts_arguments,
+        from_dict=_simple("T_0", "T_mult", "eta_min"),
     ),
     CyclicLR: _Torch(
         ("max_lrs", "total_size", "step_ratio", "gamma", "scale_mode", "cycle_momentum"),
@@ -710,6 +1055,8 @@ _TORCH: dict[type, _Torch] = {
         _cyclic_load,
         _cyclic_state,
         extra_state=_momentum,
+        arguments=_cyclic_arguments,
+        from_dict=_cyclic_from_dict,
     ),
     OneCycleLR: _Torch(
         ("total_steps", "_schedule_phases", "_anneal_func_type", "cycle_momentum"),
@@ -717,6 +1064,8 @@ _TORCH: dict[type, _Torch] = {
         _onecycle_load,
         hidden=_onecycle_hidden,
         extra_state=_momentum,
+        arguments=_onecycle_arguments,
+        from_dict=_onecycle_from_dict,
     ),
     ReduceLROnPlateau: _Torch(
         ("factor", "min_lrs", "patience", "cooldown", "eps", "mode", "threshold", "threshold_mode", "best"),
@@ -725,6 +1074,8 @@ _TORCH: dict[type, _Torch] = {
         _plateau_state,
         hidden=lambda s: {"lr": _groups(s.base_lr)},
         lrscheduler=False,
+        arguments=_plateau_arguments,
+        from_dict=_plateau_from_dict,
     ),
     SWALR: _Torch(
         ("anneal_epochs", "_anneal_strategy"),
@@ -732,11 +1083,26 @@ _TORCH: dict[type, _Torch] = {
         _swa_load,
         lambda s, unstarted: {"base_lrs": _groups(s.base_lr)},
         hidden=lambda s: {"swa_lr": _groups(s.swa_lr)},
+        arguments=_swa_arguments,
+        from_dict=_swa_from_dict,
     ),
     SequentialLR: _Torch(
-        ("_milestones", "_schedulers"), _sequential_config, _sequential_load, _sequential_state, lrscheduler=False
+        ("_milestones", "_schedulers"),
+        _sequential_config,
+        _sequential_load,
+        _sequential_state,
+        lrscheduler=False,
+        arguments=_sequential_arguments,
+        from_dict=_sequential_from_dict,
     ),
-    ChainedScheduler: _Torch(("_schedulers",), _chained_config, _chained_load, _chained_state, lrscheduler=False),
+    ChainedScheduler: _Torch(
+        ("_schedulers",),
+        _chained_config,
+        _chained_load,
+        _chained_state,
+        lrscheduler=False,
+        arguments=_chained_arguments,
+    ),
 }
 
 
@@ -766,19 +1132,28 @@ def _generic_state(s: AbstractScheduler, unstarted: bool) -> dict[str, Any]:
     return out
 
 
-def _generic_load(s: AbstractScheduler, sd: Mapping, ctx: _Ctx) -> dict[str, Any]:
-    _check_config(sd, _generic_config(s), ctx)
+def _generic_load(s: AbstractScheduler, sd: Mapping, ctx: _Ctx, strict: bool = True) -> dict[str, Any]:
+    """The fields of a scheduler without a torch equivalent from its own dict. `strict=False` takes
+    its numeric configuration from the dict too (same shapes); static settings must agree."""
+    extra = sd[_KEY]
+    if "static" in extra:
+        _check_config(extra["static"], static_config(s), ctx, prefix=f"{_KEY}.static.")
+    config = _generic_config(s)
+    if strict:
+        _check_config(sd, config, ctx)
     fields: dict[str, Any] = {
         "last_epoch": _read_last_epoch(sd, ctx),
         "lr": _read_numbers(sd, "_last_lr", ctx, _n_groups(s)),
     }
-    for name in type(s)._state_fields:
+    names = [n for n in type(s)._state_fields if n not in ("last_epoch", "lr")]
+    for name in names + ([] if strict else list(config)):
         if name == "schedulers":
             children = _read_children(sd, s, ctx)
             fields[name] = [
-                _load(c, c_sd, ctx.child(i, c, own_lr=False)) for i, (c, c_sd) in enumerate(zip(s.schedulers, children))
+                _load(c, c_sd, ctx.child(i, c, own_lr=False), strict)
+                for i, (c, c_sd) in enumerate(zip(s.schedulers, children))
             ]
-        elif name not in ("last_epoch", "lr"):
+        else:
             old, value = getattr(s, name), _get(sd, name, ctx)
             if old is None:
                 if value is not None:
@@ -819,6 +1194,8 @@ def _state(s: AbstractScheduler, unstarted: bool) -> dict[str, Any]:
             out.update(_step_count=int(s.last_epoch) + 1, _is_initial=False, _get_lr_called_within_step=False)
         out["_last_lr"] = _groups(s.lr)
     extra = {"class": type(s).__name__, "version": _VERSION, "last_epoch": written}
+    if getattr(s, "origin", None) is not None:
+        extra["origin"] = int(s.origin)  # a scheduler built with `last_epoch=k`
     if static := static_config(s):
         extra["static"] = static
     if entry is not None:
@@ -903,25 +1280,49 @@ def _check_class(s: AbstractScheduler, sd: Mapping, extra: Mapping | None, ctx: 
             )
 
 
-def _load(s: AbstractScheduler, sd: Any, ctx: _Ctx) -> AbstractScheduler:
+def _load(s: AbstractScheduler, sd: Any, ctx: _Ctx, strict: bool = True) -> AbstractScheduler:
     if not isinstance(sd, Mapping):
         raise ctx.fail(f"a state dict is a dict, got {type(sd).__name__} {_show(sd)}.")
     extra = _read_extra(sd, ctx)
     _check_class(s, sd, extra, ctx)
-    if extra is not None and "static" in extra:
-        _check_config(extra["static"], static_config(s), ctx, prefix=f"{_KEY}.static.")
     entry = _TORCH.get(type(s))
     if entry is None:
-        return _assign(s, _generic_load(s, sd, ctx))
-    _check_config(sd, entry.config(s), ctx)
+        return _assign(s, _generic_load(s, sd, ctx, strict))
+    if not strict:
+        s = _rebuilt(s, sd, extra, ctx, strict)
+    elif extra is not None and "static" in extra:
+        _check_config(extra["static"], static_config(s), ctx, prefix=f"{_KEY}.static.")
+    normalized = None
+    if extra is None and "schedulers" not in type(s)._state_fields:
+        # A torch dict states the configuration as torch was given it (a fractional `step_size`,
+        # `total_iters=0`); compare what that configuration builds here.
+        try:
+            normalized = entry.config(_rebuilt(s, sd, None, ctx, True))
+        except ValueError:
+            normalized = None
+    _check_config(sd, entry.config(s), ctx, normalized=normalized)
     if extra is not None and "config" in extra:
         _check_config(extra["config"], entry.hidden(s), ctx, prefix=f"{_KEY}.config.")
+    if extra is not None and hasattr(s, "origin"):
+        theirs, ours = extra.get("origin"), None if s.origin is None else int(s.origin)
+        if theirs != ours:
+            raise ctx.fail(
+                f"`{_KEY}.origin` is {theirs!r} in the state dict but {ours!r} in this scheduler: one of them was "
+                "built with `last_epoch=k` (resumed after epoch k) and the other not, or with another k; "
+                f"{_SAME_ARGUMENTS}, or pass `strict=False`."
+            )
     return _assign(s, entry.load(s, sd, ctx, _is_ours(sd)))
 
 
-def load_state_dict(scheduler: AbstractScheduler, state: Any) -> AbstractScheduler:
-    """A copy of `scheduler` with the state of `state` (ours or torch's; see the module docstring)."""
+def load_state_dict(scheduler: AbstractScheduler, state: Any, strict: bool = True) -> AbstractScheduler:
+    """A copy of `scheduler` with the state of `state` (ours or torch's; see the module docstring).
+
+    `strict=True`: the configuration in `state` must be `scheduler`'s. `strict=False`: it is taken
+    from `state`, as torch's `load_state_dict` does, and `scheduler` gives what `state` lacks.
+    """
     _check_concrete(scheduler, "load_state_dict")
+    if not isinstance(strict, bool):
+        raise TypeError(f"`load_state_dict(strict=...)` must be True or False, got {strict!r}.")
     name = type(scheduler).__name__
     tol = 4 * float(np.finfo(np.dtype(scheduler.lr.dtype)).eps)
-    return _load(scheduler, state, _Ctx(f"`{name}.load_state_dict`", name, tol))
+    return _load(scheduler, state, _Ctx(f"`{name}.load_state_dict`", name, tol), strict)
