@@ -30,11 +30,13 @@ class _Entry:
     """What is known of one scheduler: the result of its last `step`/`load_state_dict` (a weak
     reference), whether that result was stepped in turn, and the entry of its own parent."""
 
-    __slots__ = ("me", "result", "call", "result_used", "dropped", "warned", "parent")
+    __slots__ = ("me", "result", "call", "result_used", "dropped", "warned", "parent", "__weakref__")
 
     def __init__(self, scheduler: Any, parent: "_Entry | None"):
         self.me = weakref.ref(scheduler, functools.partial(_forget, _ENTRIES, id(scheduler), self))
-        self.result, self.call, self.result_used, self.warned, self.parent = None, "", False, False, parent
+        self.result, self.call, self.result_used, self.warned = None, "", False, False
+        # Weak: a strong one would keep every ancestor's entry of a long run alive.
+        self.parent = None if parent is None else weakref.ref(parent)
         self.dropped = 0  # results of `step` neither kept nor stepped
 
 
@@ -64,7 +66,7 @@ def check_superseded(scheduler: Any) -> None:
     entry = _entry(scheduler)
     if entry is None:
         return
-    parent = entry.parent
+    parent = None if entry.parent is None else entry.parent()
     if parent is not None and parent.result is not None and parent.result() is scheduler:
         parent.result_used = True  # a chain of steps (a preview of the curve, say) is not the habit
     if entry.warned or entry.result is None or entry.result_used or entry.result() is not None:

@@ -105,32 +105,37 @@ NONNEG = Bounds(low=0.0)
 POSITIVE = Bounds(low=0.0, low_open=True)
 UNIT = Bounds(low=0.0, high=1.0)
 
+REAL = Bounds()  # any finite number
 FLOAT_PARAMS = [
     *[(name, "lr", NONNEG) for name in TAKES_LR],
-    ("StepLR", "gamma", POSITIVE),
-    ("MultiStepLR", "gamma", POSITIVE),
-    ("ExponentialLR", "gamma", POSITIVE),
+    # torch takes any gamma: a negative one alternates the lr's sign (refused), 0 warns.
+    ("StepLR", "gamma", NONNEG),
+    ("MultiStepLR", "gamma", NONNEG),
+    ("ExponentialLR", "gamma", NONNEG),
     ("CosineAnnealingLR", "eta_min", NONNEG),
     ("CosineAnnealingWarmRestarts", "eta_min", NONNEG),
+    # torch: [0, 1]; 0 divides by zero when the warm-up ends (here at construction).
     ("ConstantLR", "factor", Bounds(0.0, 1.0, low_open=True)),
     ("LinearLR", "start_factor", Bounds(0.0, 1.0, low_open=True)),
     ("LinearLR", "end_factor", UNIT),
+    # A negative power divides by zero at the end of the decay (total_iters=5 here).
     ("PolynomialLR", "power", NONNEG),
     ("CyclicLR", "base_lr", NONNEG),
     ("CyclicLR", "max_lr", NONNEG),
-    ("CyclicLR", "gamma", POSITIVE),
-    ("CyclicLR", "base_momentum", UNIT),
-    ("CyclicLR", "max_momentum", UNIT),
+    ("CyclicLR", "gamma", REAL),  # unused in "triangular", as in torch
+    # Momentum bounds outside [0, 1] warn (torch's own tests use 1..5).
+    ("CyclicLR", "base_momentum", REAL),
+    ("CyclicLR", "max_momentum", REAL),
     ("OneCycleLR", "max_lr", NONNEG),
     ("OneCycleLR", "pct_start", UNIT),
     ("OneCycleLR", "div_factor", POSITIVE),
     ("OneCycleLR", "final_div_factor", POSITIVE),
-    ("OneCycleLR", "base_momentum", UNIT),
-    ("OneCycleLR", "max_momentum", UNIT),
-    ("ReduceLROnPlateau", "factor", Bounds(0.0, 1.0, high_open=True)),
-    ("ReduceLROnPlateau", "threshold", NONNEG),
-    ("ReduceLROnPlateau", "min_lr", NONNEG),
-    ("ReduceLROnPlateau", "eps", NONNEG),
+    ("OneCycleLR", "base_momentum", REAL),
+    ("OneCycleLR", "max_momentum", REAL),
+    ("ReduceLROnPlateau", "factor", Bounds(high=1.0, high_open=True)),  # below 0: warns
+    ("ReduceLROnPlateau", "threshold", REAL),  # below 0: warns
+    ("ReduceLROnPlateau", "min_lr", REAL),
+    ("ReduceLROnPlateau", "eps", REAL),
     ("SWALR", "swa_lr", NONNEG),
 ]
 
@@ -171,12 +176,15 @@ def test_invalid_float_hyperparameter_raises(name, param, bounds, data):
 
 @pytest.mark.parametrize(("name", "param", "bounds"), FLOAT_PARAMS, ids=lambda x: x if isinstance(x, str) else "")
 def test_boundary_float_values_are_accepted(name, param, bounds):
-    # The closed ends of each interval are valid; the open ends are rejected (tested above).
-    for value in (bounds.low, bounds.high):
+    # The closed ends of each interval are valid (some warn, tested in test_dropin.py); the
+    # open ends are rejected (tested above).
+    for value in (bounds.low, bounds.high, -3.0, 7.0):
         if math.isfinite(value) and bounds.contains(value):
             if (name, param) == ("OneCycleLR", "pct_start") and value == 1.0:
                 continue  # valid, but its zero-length last phase raises on the final step
-            sched = make(name, **{param: value})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                sched = make(name, **{param: value})
             assert np.isfinite(np.asarray(sched.lr)).all()
 
 
@@ -229,31 +237,35 @@ def test_finite_value_overflowing_float32_raises(build, param):
 # ----------------------------------------------------------------------------------------
 # Integer step counts
 
-# (scheduler, parameter, smallest valid value)
+# (scheduler, parameter, smallest valid value, whether torch takes only a Python int). The
+# others are numbers of steps torch computes with, fractional ones included (test_dropin.py).
 INT_PARAMS = [
-    ("StepLR", "step_size", 1),
-    ("CosineAnnealingLR", "T_max", 1),
-    ("CosineAnnealingWarmRestarts", "T_0", 1),
-    ("CosineAnnealingWarmRestarts", "T_mult", 1),
-    ("ConstantLR", "total_iters", 1),
-    ("LinearLR", "total_iters", 1),
-    ("PolynomialLR", "total_iters", 1),
-    ("CyclicLR", "step_size_up", 1),
-    ("CyclicLR", "step_size_down", 1),
-    ("OneCycleLR", "total_steps", 1),
-    ("ReduceLROnPlateau", "patience", 0),
-    ("ReduceLROnPlateau", "cooldown", 0),
-    ("SWALR", "anneal_epochs", 0),
+    ("StepLR", "step_size", 1, False),
+    ("CosineAnnealingLR", "T_max", 1, False),
+    ("CosineAnnealingWarmRestarts", "T_0", 1, True),
+    ("CosineAnnealingWarmRestarts", "T_mult", 1, True),
+    ("ConstantLR", "total_iters", 0, False),
+    ("LinearLR", "total_iters", 0, False),
+    ("PolynomialLR", "total_iters", 0, False),
+    ("CyclicLR", "step_size_up", 1, False),
+    ("CyclicLR", "step_size_down", 0, False),
+    ("OneCycleLR", "total_steps", 1, True),
+    ("ReduceLROnPlateau", "patience", 0, False),
+    ("ReduceLROnPlateau", "cooldown", 0, False),
+    ("SWALR", "anneal_epochs", 0, True),
 ]
 
 
-def _bad_ints(low: int):
-    return [low - 1, low - 5, 2.5, float(low + 2), True, False, "3", np.float64(3.0), jnp.array(3.0), 2**31]
+def _bad_ints(low: int, only_int: bool):
+    bad = [low - 1, low - 5, True, False, "3", 2**31, math.nan, math.inf, [3]]
+    if only_int:
+        bad += [2.5, float(low + 2), np.float64(3.0), jnp.array(3.0)]
+    return bad
 
 
 @pytest.mark.parametrize(
     ("name", "param", "value"),
-    [(name, param, value) for name, param, low in INT_PARAMS for value in _bad_ints(low)],
+    [(name, param, value) for name, param, low, only in INT_PARAMS for value in _bad_ints(low, only)],
     ids=lambda x: x if isinstance(x, str) else repr(x),
 )
 def test_invalid_integer_hyperparameter_raises(name, param, value):
@@ -265,11 +277,16 @@ def test_invalid_integer_hyperparameter_raises(name, param, value):
     assert shown in message, message
 
 
-@pytest.mark.parametrize(("name", "param", "low"), INT_PARAMS, ids=lambda x: x if isinstance(x, str) else "")
-def test_smallest_valid_integer_and_integer_types_are_accepted(name, param, low):
-    for value in (low, np.int64(low + 1), jnp.int32(low + 2)):
-        sched = make(name, **{param: value})
-        assert int(getattr(sched, param)) == int(value)
+@pytest.mark.parametrize(("name", "param", "low", "only"), INT_PARAMS, ids=lambda x: x if isinstance(x, str) else "")
+def test_smallest_valid_integer_and_integer_types_are_accepted(name, param, low, only):
+    values = [low, np.int64(low + 1), jnp.int32(low + 2)] + ([] if only else [float(low + 3), np.float64(low + 4)])
+    for value in values:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # `total_iters=0` warns
+            sched = make(name, **{param: value})
+        stored = int(getattr(sched, param))
+        # torch's `LinearLR(total_iters=0)` keeps `start_factor`: stored as a one-step ramp to it.
+        assert stored == (1 if (name, int(value)) == ("LinearLR", 0) else int(value))
 
 
 @pytest.mark.parametrize(
@@ -310,7 +327,7 @@ def test_onecycle_epochs_times_steps_per_epoch():
 
 
 @pytest.mark.parametrize(
-    "milestones", [[], [5, 3], [2, 8, 7], [-1, 2], [2.5, 4], [True, 3], "12", [[1, 2]], np.array([4, 1])], ids=repr
+    "milestones", [[True, 3], "12", [[1, 2]], [math.nan, 2], [3, math.inf], 5, None, [3, "4"]], ids=repr
 )
 def test_multisteplr_bad_milestones(milestones):
     with pytest.raises(ValueError) as excinfo:
@@ -329,7 +346,7 @@ def test_multisteplr_repeated_milestones_are_allowed():
     np.testing.assert_allclose(sched.lr, 0.025, rtol=1e-6)
 
 
-@pytest.mark.parametrize("milestones", [[5, 3], [4, 4], [-1, 3], [2.5, 6], [[3, 6]]], ids=repr)
+@pytest.mark.parametrize("milestones", [[2.5, 6], [[3, 6]], [True, 4], [2**31, 4], "ab", [3, math.nan]], ids=repr)
 def test_sequentiallr_bad_milestones(milestones):
     schedulers = [ss.LinearLR(0.1), ss.ExponentialLR(0.1, gamma=0.9), ss.ConstantLR(0.1)]
     with pytest.raises(ValueError) as excinfo:
@@ -380,10 +397,11 @@ def test_unknown_mode_raises(name, param, value):
 
 
 def test_cycliclr_scale_mode_and_scale_fn():
-    with pytest.raises(ValueError) as excinfo:
-        make("CyclicLR", scale_fn=lambda x: 1.0, scale_mode="epochs")
-    _assert_names(excinfo, "scale_mode", "epochs")
-    with pytest.raises(ValueError) as excinfo:
+    # torch takes any other `scale_mode` as "iterations": so does this, warning.
+    with pytest.warns(UserWarning, match=r"scale_mode='epochs'"):
+        odd = make("CyclicLR", scale_fn=lambda x: 0.9**x, scale_mode="epochs")
+    assert odd.scale_mode == "iterations"
+    with pytest.raises(TypeError) as excinfo:
         make("CyclicLR", scale_fn="triangular")
     assert "scale_fn" in str(excinfo.value) and "'triangular'" in str(excinfo.value)
 
@@ -503,10 +521,18 @@ ALL = _all_builders()
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if n not in ("ReduceLROnPlateau", "ChainedScheduler")])
-@pytest.mark.parametrize("last_epoch", [0, 5, -2, 1.0, None, np.int32(3)], ids=repr)
-def test_last_epoch_other_than_minus_one_raises(name, last_epoch):
+@pytest.mark.parametrize("last_epoch", [-2, 1.0, None, True, "3", 2**31], ids=repr)
+def test_last_epoch_that_is_not_a_step_raises(name, last_epoch):
     with pytest.raises(ValueError) as excinfo:
         ALL[name](last_epoch=last_epoch)
+    _assert_names(excinfo, "last_epoch", last_epoch)
+
+
+@pytest.mark.parametrize("last_epoch", [0, 5, np.int32(3)], ids=repr)
+def test_sequentiallr_last_epoch_is_refused(last_epoch):
+    # torch's SequentialLR(last_epoch=k) restarts its children instead of resuming them.
+    with pytest.raises(ValueError, match="load_state_dict") as excinfo:
+        _sequential(last_epoch=last_epoch)
     _assert_names(excinfo, "last_epoch", last_epoch)
 
 

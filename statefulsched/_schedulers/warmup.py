@@ -59,7 +59,7 @@ class ConstantLR(AbstractMultiplicativeScheduler):
             if float(factor) == 0 and end > (-1 if resume is None else resume) and end > 0:
                 raise TorchZeroDivisionError(
                     f"`{call}(factor=...)` must be > 0 when the warm-up ends (total_iters={total_iters!r}): torch "
-                    "divides by it there, got 0."
+                    f"divides by it there, got {factor!r}."
                 )
             if float(factor) == 0 and resume is None:
                 warn(call, "factor", factor, "the learning rate is 0 for ever (the warm-up never ends).")
