@@ -129,10 +129,11 @@ class _Kernel:
         (a composite's step always does; see `_errors.py`).
     - `expected`: the fingerprint of the configuration; `None` for composites, whose
         children are checked one by one (`_check_composite`).
-    - `verified`: the fingerprint leaf (composites: the tuple of leaves) last found to
-        match. A concrete `step` checks the leaf in Python when it is not this very object;
-        since the leaf is carried unchanged from step to step, that happens once per run
-        or restore, and every other step costs one identity comparison.
+    - `verified`: the fingerprint leaf (composites: the tuple of leaves, and whether a
+        child has runtime checks) last found to match. A concrete `step` checks the leaf in
+        Python when it is not this very object; since the leaf is carried unchanged from step
+        to step, that happens once per run or restore, and every other step costs one
+        identity comparison.
     """
 
     __slots__ = ("run", "gather", "outputs", "checks", "expected", "message", "verified")
@@ -241,7 +242,7 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     entry = _kernel_for(self, fields)
     kernel, arguments = entry.run, entry.gather(fields, self)
     if entry.expected is None:
-        _check_composite(self, entry)
+        checks = _check_composite(self, entry)
     else:
         leaf = fields["fingerprint"]
         if leaf is not entry.verified and not isinstance(leaf, jax.core.Tracer):
@@ -251,7 +252,7 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     values = kernel(*arguments, metric)
     if entry.expected is None:
         values, code = values
-        if any(type(node)._has_runtime_checks for node in walk(self)):
+        if checks:
             raise_failed(code)
         new = _rebuild(self, iter(values))
     else:
@@ -265,18 +266,25 @@ def _step(self: "AbstractScheduler", metric: Metric = None) -> "AbstractSchedule
     return new
 
 
-def _check_composite(scheduler: "AbstractScheduler", entry: _Kernel) -> None:
-    """The eager fingerprint check of a composite and its children (skipped when traced)."""
-    leaves = tuple(node.fingerprint for node in walk(scheduler))
+def _check_composite(scheduler: "AbstractScheduler", entry: _Kernel) -> bool:
+    """The eager fingerprint check of a composite and its children (skipped when traced).
+
+    Returns whether a child has runtime checks (so the step's error code must be read), which
+    is known with the fingerprint leaves: cached with them (`entry.verified`).
+    """
+    nodes = list(walk(scheduler))
+    leaves = tuple(node.fingerprint for node in nodes)
     known = entry.verified
-    if known is not None and len(known) == len(leaves) and all(a is b for a, b in zip(leaves, known)):
-        return
+    if known is not None and len(known[0]) == len(leaves) and all(a is b for a, b in zip(leaves, known[0])):
+        return known[1]
+    checks = any(type(node)._has_runtime_checks for node in nodes)
     if traced(scheduler):
-        return
+        return checks
     where = mismatch(scheduler)
     if where is not None:
         raise ValueError(_mismatch_message(type(scheduler), where))
-    entry.verified = leaves
+    entry.verified = (leaves, checks)
+    return checks
 
 
 def replace(module, **changes):
@@ -294,7 +302,7 @@ def _refuse_optimizer(cls: type, parameters: list[str], args: tuple, kwargs: dic
         if optimizer_kind(value) is None or (name == "optimizer" and "optimizer" in parameters):
             continue
         positional = [v for j, (_, v) in enumerate(given[: len(args)]) if j != i]
-        keywords = {k: v for k, v in kwargs.items() if k != name}
+        keywords = {k: v for k, v in kwargs.items() if v is not value}
         raise optimizer_error(cls.__name__, name, value, positional, keywords, cls._takes_lr)
 
 
@@ -551,7 +559,8 @@ class AbstractMultiplicativeScheduler(AbstractScheduler):
         return replace(self, last_epoch=t, lr=self.base_lr * self._factor_at(t))
 
     def _chain_init(self, lr: Array) -> Array:
-        return lr * self._factor_at(jnp.zeros_like(self.last_epoch))
+        # At construction: step 0, or `k + 1` for `last_epoch=k` (the factor counts from there).
+        return lr * self._factor_at(self.last_epoch)
 
     def _chain(self, lr: Array, metric: Any) -> tuple["AbstractScheduler", Array]:
         new = self._advance(metric)

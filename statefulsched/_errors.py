@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Int
 
 
@@ -100,7 +101,7 @@ def checked(fn: Callable[..., Any]) -> Callable[..., tuple[Any, Int[Array, ""]]]
 
 def raise_failed(code: Int[ArrayLike, ""]) -> None:
     """Raise the registered error `code` stands for, if any (this waits for the program to finish)."""
-    index = int(code)
+    index = int(np.asarray(code))  # (`int` of a JAX array takes several times longer)
     if index:
         message, cls = _REGISTERED[index - 1]
         raise cls(message)

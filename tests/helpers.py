@@ -64,6 +64,14 @@ def build_torch(spec: Spec, optimizer):
             return lr_scheduler.SequentialLR(optimizer, children, **spec.kwargs)
         return lr_scheduler.ChainedScheduler(children)
     kwargs = {**spec.kwargs, **spec.torch_kwargs}
+    if kwargs.get("last_epoch", -1) >= 0:
+        # torch resumes from the optimizer's param groups: `initial_lr` (ours: the lr given),
+        # and for OneCycleLR/CyclicLR the values their fresh constructor writes there.
+        if spec.name in ("OneCycleLR", "CyclicLR"):
+            fresh = {k: v for k, v in kwargs.items() if k != "last_epoch"}
+            getattr(lr_scheduler, spec.name)(optimizer, **fresh)
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
     if spec.name == "SWALR":
         return swa_utils.SWALR(optimizer, **kwargs)
     return getattr(lr_scheduler, spec.name)(optimizer, **kwargs)
@@ -164,8 +172,13 @@ def _build_with_plateaus(spec: Spec, optimizer):
     return build(spec)
 
 
-def run_ours(spec: Spec, lr, metrics: list[float]):
-    sched = build_ours(spec, lr)
+def run_ours(spec: Spec, lr, metrics: list[float], quiet: bool = False):
+    """Our lrs (and momenta) after construction and after each step. `quiet`: configurations
+    that warn (torch's edge cases, tested for their warnings elsewhere) build silently."""
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore", UserWarning)
+        sched = build_ours(spec, lr)
     lrs = [np.atleast_1d(np.asarray(sched.lr))]
     moms = [np.atleast_1d(np.asarray(sched.momentum))] if getattr(sched, "momentum", None) is not None else None
     for metric in metrics:

@@ -10,13 +10,14 @@ leave e.g. -3e-19 where the exact value is 0).
 
 import math
 import os
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import Spec, run_ours, run_torch
-from hypothesis import HealthCheck, example, given, settings
+from helpers import Spec, build_ours, run_ours, run_torch
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 S = Spec
@@ -48,7 +49,7 @@ def check(spec: Spec, lr, metrics: list, precision: str, beta: bool = False, las
     """Our lrs (and momenta) against torch's, step by step; `last_atol` widens the absolute
     tolerance of the last step alone."""
     rtol, atol = TOL[precision]
-    ours, our_m, sched = run_ours(spec, lr, metrics)
+    ours, our_m, sched = run_ours(spec, lr, metrics, quiet=True)
     torch_metrics = [0.0 if m is None else m for m in metrics]
     ref, ref_m = run_torch(spec, _groups(spec, lr), torch_metrics, beta=beta)
     scale = max(float(np.max(np.abs(ref))), 1e-300)
@@ -296,8 +297,16 @@ gammas = floats(0.05, 1.5)
 fractions = floats(0.01, 1.0)
 
 
+# Beyond the "sensible" values: torch's whole accepted domain (README, "Differences from torch").
+# Fractional periods: dyadic (exact in binary, as users write them) and not.
+fractional_steps = st.one_of(
+    st.integers(1, 160).map(lambda k: k / 4), st.sampled_from([0.5, 1.5, 2.5, 7.5, 0.3, 10 / 3, 12.7])
+)
+resumes = st.one_of(st.just(-1), st.integers(0, 60))
+
+
 @st.composite
-def closed_form(draw):
+def closed_form(draw, resumable: bool = True):
     name = draw(
         st.sampled_from(
             [
@@ -315,35 +324,53 @@ def closed_form(draw):
             ]
         )
     )
+    # `last_epoch=k`: torch's resume, with `initial_lr` the lr given (see helpers.build_torch).
+    resume = draw(resumes) if resumable else -1
     if name == "LambdaLR":
-        return draw(st.one_of(floats(0.8, 1.0).map(_lam), st.integers(1, 30).map(_warm)))
-    if name == "MultiplicativeLR":
-        return _mult(draw(floats(0.8, 1.0)))
-    if name == "StepLR":
-        kwargs = dict(step_size=draw(counts), gamma=draw(gammas))
-    elif name == "MultiStepLR":
-        kwargs = dict(
-            milestones=sorted(draw(st.lists(st.integers(0, 120), min_size=1, max_size=6))), gamma=draw(gammas)
-        )
-    elif name == "ConstantLR":
-        kwargs = dict(factor=draw(fractions), total_iters=draw(counts))
-    elif name == "LinearLR":
-        kwargs = dict(start_factor=draw(fractions), end_factor=draw(floats(0.0, 1.0)), total_iters=draw(counts))
-    elif name == "ExponentialLR":
-        kwargs = dict(gamma=draw(floats(0.8, 1.05)))
-    elif name == "PolynomialLR":
-        kwargs = dict(total_iters=draw(counts), power=draw(floats(0.0, 4.0)))
-    elif name == "CosineAnnealingLR":
-        kwargs = dict(T_max=draw(st.integers(1, 200)), eta_min=draw(st.sampled_from([0.0, 1e-5, 1e-4])))
-    elif name == "CosineAnnealingWarmRestarts":
-        kwargs = dict(T_0=draw(counts), T_mult=draw(st.integers(1, 3)), eta_min=draw(st.sampled_from([0.0, 1e-4])))
+        spec = draw(st.one_of(floats(0.8, 1.0).map(_lam), st.integers(1, 30).map(_warm)))
+    elif name == "MultiplicativeLR":
+        spec = _mult(draw(floats(0.8, 1.0)))
     else:
-        kwargs = dict(
-            swa_lr=draw(st.sampled_from([0.0, 0.01, 0.5])),
-            anneal_epochs=draw(st.integers(0, 30)),
-            anneal_strategy=draw(st.sampled_from(["cos", "linear"])),
-        )
-    return S(name, kwargs)
+        if name == "StepLR":
+            kwargs = dict(
+                step_size=draw(st.one_of(counts, fractional_steps)), gamma=draw(st.one_of(gammas, st.just(0.0)))
+            )
+        elif name == "MultiStepLR":
+            # torch's Counter: any order, repeats, and milestones it never meets.
+            values = st.one_of(st.integers(-5, 120), st.sampled_from([2.5, 7.0, -1.5]))
+            kwargs = dict(milestones=draw(st.lists(values, max_size=6)), gamma=draw(st.one_of(gammas, st.just(0.0))))
+        elif name == "ConstantLR":
+            kwargs = dict(factor=draw(fractions), total_iters=draw(st.one_of(st.integers(0, 40), fractional_steps)))
+        elif name == "LinearLR":
+            kwargs = dict(
+                start_factor=draw(fractions),
+                end_factor=draw(floats(0.0, 1.0)),
+                total_iters=draw(st.one_of(st.integers(0, 40), fractional_steps)),
+            )
+        elif name == "ExponentialLR":
+            kwargs = dict(gamma=draw(st.one_of(floats(0.8, 1.05), st.just(0.0))))
+        elif name == "PolynomialLR":
+            total = draw(st.one_of(counts, st.just(0), fractional_steps))
+            # A negative power divides by zero at the end of a whole decay; a fractional one stops short.
+            power = draw(floats(-2.0, 4.0) if isinstance(total, float) and not total.is_integer() else floats(0.0, 4.0))
+            kwargs = dict(total_iters=total, power=power)
+        elif name == "CosineAnnealingLR":
+            kwargs = dict(
+                T_max=draw(st.one_of(st.integers(1, 200), fractional_steps)),
+                eta_min=draw(st.sampled_from([0.0, 1e-5, 1e-4])),
+            )
+        elif name == "CosineAnnealingWarmRestarts":
+            kwargs = dict(T_0=draw(counts), T_mult=draw(st.integers(1, 3)), eta_min=draw(st.sampled_from([0.0, 1e-4])))
+        else:
+            kwargs = dict(
+                swa_lr=draw(st.sampled_from([0.0, 0.01, 0.5])),
+                anneal_epochs=draw(st.integers(0, 30)),
+                anneal_strategy=draw(st.sampled_from(["cos", "linear"])),
+            )
+        spec = S(name, kwargs)
+    if resume >= 0:
+        spec.kwargs["last_epoch"] = resume
+    return spec
 
 
 @st.composite
@@ -351,13 +378,16 @@ def cyclic(draw):
     kwargs = dict(
         base_lr=draw(st.sampled_from([1e-3, [1e-3, 2e-3]])),
         max_lr=draw(st.sampled_from([0.1, 1e-2])),
-        step_size_up=draw(counts),
-        step_size_down=draw(st.one_of(st.none(), counts)),
+        step_size_up=draw(st.one_of(counts, fractional_steps)),
+        step_size_down=draw(st.one_of(st.none(), counts, st.just(0), fractional_steps)),
         mode=draw(st.sampled_from(["triangular", "triangular2", "exp_range"])),
         gamma=draw(floats(0.9, 1.0)),
-        base_momentum=draw(floats(0.5, 0.85)),
-        max_momentum=draw(floats(0.85, 0.99)),
+        # torch's own tests cycle momentum between 1 and 5.
+        base_momentum=draw(st.one_of(floats(0.5, 0.85), floats(1.0, 5.0))),
+        max_momentum=draw(st.one_of(floats(0.85, 0.99), floats(1.0, 5.0))),
     )
+    if draw(st.booleans()):
+        kwargs["last_epoch"] = draw(st.integers(0, 100))
     return S("CyclicLR", kwargs)
 
 
@@ -382,6 +412,9 @@ def onecycle(draw):
         three_phase=three,
         div_factor=draw(floats(1.0, 100.0)),
         final_div_factor=draw(st.sampled_from([1e4, 10.0, 1.0])),
+        # torch's own tests cycle momentum between 1 and 22.
+        base_momentum=draw(st.one_of(st.just(0.85), floats(0.0, 1.0), floats(1.0, 22.0))),
+        max_momentum=draw(st.one_of(st.just(0.95), floats(0.0, 1.0), floats(1.0, 22.0))),
     )
     return S("OneCycleLR", kwargs), total
 
@@ -393,18 +426,20 @@ grid = st.integers(0, 64).map(lambda k: k / 8)
 def plateau(draw, exact_decisions: bool):
     kwargs = dict(
         mode=draw(st.sampled_from(["min", "max"])),
-        factor=draw(st.sampled_from([0.1, 0.5, 0.9, 0.0])),
-        patience=draw(st.integers(0, 5)),
-        cooldown=draw(st.integers(0, 3)),
+        # A negative factor is torch's reduction to `min_lr`.
+        factor=draw(st.sampled_from([0.1, 0.5, 0.9, 0.0, -0.5])),
+        # Fractional counts act as torch's comparisons make them act.
+        patience=draw(st.one_of(st.integers(0, 5), st.sampled_from([0.5, 2.5]))),
+        cooldown=draw(st.one_of(st.integers(0, 3), st.sampled_from([0.5, 1.5]))),
         min_lr=draw(st.sampled_from([0.0, 1e-3, [0.0, 1e-2]])),
-        eps=draw(st.sampled_from([1e-8, 0.0])),
+        eps=draw(st.sampled_from([1e-8, 0.0, -1e-8])),
     )
     if exact_decisions:
-        kwargs.update(threshold_mode="abs", threshold=draw(st.integers(0, 4).map(lambda k: k / 16)))
+        kwargs.update(threshold_mode="abs", threshold=draw(st.integers(-2, 4).map(lambda k: k / 16)))
     else:
         kwargs.update(
             threshold_mode=draw(st.sampled_from(["rel", "abs"])),
-            threshold=draw(st.sampled_from([1e-4, 0.0, 0.01, 0.1])),
+            threshold=draw(st.sampled_from([1e-4, 0.0, 0.01, 0.1, -0.01])),
         )
     values = draw(st.lists(st.one_of(grid, st.just(float("nan"))), min_size=1, max_size=120))
     return S("ReduceLROnPlateau", kwargs), values
@@ -427,15 +462,30 @@ def _fit_groups(spec: Spec, lr):
     return spec
 
 
+def _float32_periods(spec: Spec) -> bool:
+    """Whether every fractional period of `spec` is a float32 number (`2.5`, not `0.3`).
+
+    A period float32 cannot hold is rounded to it, like any float32 hyperparameter, which moves
+    a cycle's turning points by ~1e-7 of the period: relative to a small lr near a turning
+    point, more than float32's `rtol`. Under x64 every period is torch's.
+    """
+    periods = [v for k, v in spec.kwargs.items() if k in ("T_max", "step_size_up", "step_size_down", "total_iters")]
+    exact = all(v is None or float(np.float32(v)) == v for v in periods)
+    return exact and all(_float32_periods(child) for child in spec.children)
+
+
 @SETTINGS
 @given(spec=closed_form(), lr=lrs, n=steps)
 def test_closed_form_schedulers(spec, lr, n, precision):
+    assume(precision == "float64" or _float32_periods(spec))
+    assume(_accepted(spec))
     check(spec, lr, [None] * n, precision)
 
 
 @SETTINGS
 @given(spec=cyclic(), n=steps)
 def test_cyclic(spec, n, precision):
+    assume(precision == "float64" or _float32_periods(spec))
     check(spec, None, [None] * n, precision)
 
 
@@ -509,18 +559,46 @@ def composite(draw):
     size = draw(st.integers(1, 3))
     # torch's SWALR keeps `swa_lr` in the shared param groups, so a second SWALR would
     # overwrite the first one's target there: at most one per composite.
+    # torch's SequentialLR(last_epoch=k) and its resumed children are refused (they do not resume).
     children = draw(
-        st.lists(closed_form(), min_size=size, max_size=size).filter(lambda cs: sum(c.name == "SWALR" for c in cs) <= 1)
+        st.lists(closed_form(resumable=kind == "ChainedScheduler"), min_size=size, max_size=size).filter(
+            lambda cs: sum(c.name == "SWALR" for c in cs) <= 1
+        )
     )
     if kind == "SequentialLR":
-        milestones = sorted(draw(st.lists(st.integers(0, 60), min_size=size - 1, max_size=size - 1, unique=True)))
+        # Any milestones torch takes: sorted mostly, but also repeated, unsorted or negative.
+        milestones = draw(
+            st.one_of(
+                st.lists(st.integers(0, 60), min_size=size - 1, max_size=size - 1, unique=True).map(sorted),
+                st.lists(st.integers(-3, 60), min_size=size - 1, max_size=size - 1),
+            )
+        )
         return S(kind, dict(milestones=milestones), children)
     return S(kind, {}, children)
+
+
+def _accepted(spec: Spec) -> bool:
+    """Whether we take `spec`. Refused (and tested in test_dropin.py): what torch divides by zero
+    on (a `T_max` whose odd multiples meet a whole step, `10 / 3`), and later `SequentialLR`
+    children that torch enters through a closed form differing from their own steps."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            build_ours(spec, 0.1)
+    except ZeroDivisionError:
+        return False
+    except ValueError as e:
+        if "closed form" in str(e):
+            return False
+        raise
+    return True
 
 
 @SETTINGS
 @given(spec=composite(), lr=lrs, n=st.integers(1, 100))
 def test_composites(spec, lr, n, precision):
+    assume(precision == "float64" or _float32_periods(spec))
+    assume(_accepted(spec))
     check(spec, lr, [None] * n, precision)
 
 
@@ -529,6 +607,7 @@ def test_composites(spec, lr, n, precision):
 def test_composites_with_plateau(main, warmup, case, chained):
     plateau_spec, values = case
     plateau_spec = _fit_groups(plateau_spec, 0.1)
+    assume(_float32_periods(main) and _accepted(main))
     if chained:
         spec = S("ChainedScheduler", {}, [main, plateau_spec])
     else:

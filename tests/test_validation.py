@@ -618,10 +618,11 @@ def test_onecycle_past_end_holds_its_last_values_when_traced():
 
     start = ss.OneCycleLR([0.1, 0.2], total_steps=total_steps)
     _, ok = jax.lax.scan(body, start, None, length=total_steps)
-    np.testing.assert_array_equal(np.asarray(ok), np.asarray(lrs))
+    np.testing.assert_allclose(np.asarray(ok), np.asarray(lrs), rtol=3e-7)
     _, longer = jax.lax.scan(body, start, None, length=total_steps + 3)
-    np.testing.assert_array_equal(np.asarray(longer)[:total_steps], np.asarray(lrs))
-    np.testing.assert_array_equal(np.asarray(longer)[total_steps:], np.stack([lrs[-1]] * 3))
+    # A scan and a jitted step are separately compiled programs: equal to an ulp or two.
+    np.testing.assert_allclose(np.asarray(longer)[:total_steps], np.asarray(lrs), rtol=3e-7)
+    np.testing.assert_array_equal(np.asarray(longer)[total_steps:], np.stack([np.asarray(longer)[total_steps - 1]] * 3))
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """`CosineAnnealingLR` and `CosineAnnealingWarmRestarts`."""
 
+import fractions
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -75,6 +76,12 @@ class CosineAnnealingLR(AbstractScheduler):
                 raise TorchZeroDivisionError(
                     f"`{call}(T_max=...)` must be a positive number of steps, got {T_max!r} (torch divides by it)."
                 )
+            if isinstance(value, float) and (step := _torch_divides_by_zero(value)) is not None:
+                raise TorchZeroDivisionError(
+                    f"`{call}(T_max=...)`: torch's recursive cosine divides by zero at step {step}, where "
+                    f"(step - 1) / T_max rounds to an odd whole number, got {T_max!r}; use a T_max "
+                    "such as a whole number or a fraction with an even denominator (2.5)."
+                )
             self.T_max = as_float(value) if isinstance(value, float) else as_int(value)
         self.eta_min = real(call, "eta_min", eta_min, low=0.0)
         # torch's constructor steps from epoch `k` to `k + 1` without changing the lr.
@@ -83,15 +90,22 @@ class CosineAnnealingLR(AbstractScheduler):
         self.lr = self.base_lr
 
     def _half_cosine(self, t: Int[Array, "*shape"]) -> Float[Array, "*shape"]:
-        """`(1 + cos(pi t / T_max)) / 2`: exactly reduced in integers, or for a fractional `T_max`
-        from `t / T` and `1 - t / T`, the latter with its whole part exact."""
+        """`(1 + cos(pi t / T_max)) / 2`, exactly reduced in integers; for a fractional `T_max`
+        reduced by whole periods first, `t = q (2 T_max) + r`, so the cosine is taken of
+        `r / T_max` and `1 - r / T_max` in `[-1, 1]` with their whole parts exact."""
         if jnp.issubdtype(self.T_max.dtype, jnp.integer):
             return half_cosine(t, self.T_max)
         total = self.T_max
-        whole = jnp.floor(total)
         dtype = total.dtype
-        left = ((whole.astype(t.dtype) - t).astype(dtype) + (total - whole)) / total
-        return half_cosine_pct(t.astype(dtype) / total, left)
+        whole = jnp.floor(total)
+        frac = total - whole  # exact
+        # `q` may be one off where `t` is near a multiple of the period: `r` is then a period
+        # out of `[0, 2 T_max)`, which the cosine does not see.
+        q = jnp.floor(t.astype(dtype) / (2 * total))
+        r_whole = t - 2 * whole.astype(t.dtype) * q.astype(t.dtype)  # exact, in integers
+        r = r_whole.astype(dtype) - 2 * frac * q
+        left = (whole.astype(t.dtype) - r_whole).astype(dtype) + frac * (1 + 2 * q)  # T_max - r
+        return half_cosine_pct(r / total, left / total)
 
     def _scaled(self, t: Int[Array, ""]) -> Float[Array, ""]:
         """The cosine factor at step `t` of a scheduler resumed at `origin` (torch's recursion).
@@ -238,6 +252,31 @@ class CosineAnnealingWarmRestarts(AbstractOverridingScheduler):
 
     def _lr_at(self, t_cur: Int[Array, ""], t_i: Int[Array, ""]) -> Float[Array, "*groups"]:
         return self.eta_min + (self.base_lr - self.eta_min) * half_cosine_pair(t_cur, t_i)[0]
+
+
+def _torch_divides_by_zero(t_max: float) -> int | None:
+    """The first step at which torch's recursive `CosineAnnealingLR` divides by zero, if any.
+
+    torch divides by `1 + cos(pi (t - 1) / T_max)`, which is 0.0 in float64 once the angle is
+    within about 1e-8 of an odd multiple of pi: at `t - 1 = m`, a whole step near an odd
+    multiple of `T_max`, `|m - k T_max| < 3.4e-9 T_max` with `k` odd. (A whole `T_max` takes
+    torch's other branch there.) Such `m` come from the continued fraction of `T_max`: a
+    convergent `p / q` with `q` odd and `|q T_max - p|` that small (`10 / 3`: step 11).
+    """
+    x = fractions.Fraction(t_max)
+    h0, h1, k0, k1 = 0, 1, 1, 0  # convergents p/q: h/k
+    while True:
+        a = x.numerator // x.denominator
+        h0, h1 = h1, a * h1 + h0
+        k0, k1 = k1, a * k1 + k0
+        if h1 > INT32_MAX:
+            return None
+        if k1 % 2 == 1 and abs(k1 * t_max - h1) < 3.4e-9 * t_max:
+            return h1 + 1
+        frac = x - a
+        if frac == 0:
+            return None
+        x = 1 / frac
 
 
 def _restarts(position: Int[Array, "*k"], t_i: Int[Array, ""], t_mult: Int[Array, ""]) -> tuple[Array, Array, Array]:

@@ -161,14 +161,26 @@ class CyclicLR(AbstractOverridingScheduler):
                 (total - r).astype(dtype) / jnp.where(rising, 1, down).astype(dtype),
             )
             return (1 + cycles).astype(dtype), height
-        # Fractional half-cycles, as torch computes them in floats.
+        # Fractional half-cycles: torch's `x = 1 + t / total - cycle` is `r / total` for the
+        # position `r = t - (cycle - 1) total` in the cycle, computed here by subtracting whole
+        # cycles first (exact for a period with few fraction bits, as `2.5` has), so a position
+        # near the bottom of a cycle keeps its precision.
         total = up + down
-        ratio = up / total
-        cycle = jnp.floor(1 + t.astype(dtype) / total)
-        x = 1 + t.astype(dtype) / total - cycle
-        rising = x <= ratio
-        height = jnp.where(rising, x / ratio, (x - 1) / jnp.where(rising, -1, ratio - 1))
-        return cycle, height
+        if dtype == jnp.float64:
+            # torch's own operations, in its precision: the same numbers to the bit, including
+            # at a sawtooth's drop (`step_size_down=0`), where rounding decides the side.
+            ratio = up / total
+            cycle = jnp.floor(1 + t.astype(dtype) / total)
+            x = 1 + t.astype(dtype) / total - cycle
+            rising = x <= ratio
+            return cycle, jnp.where(rising, x / ratio, (x - 1) / jnp.where(rising, -1, ratio - 1))
+        cycles = jnp.floor(t.astype(dtype) / total)
+        r = t.astype(dtype) - cycles * total
+        cycles = jnp.where(r < 0, cycles - 1, jnp.where(r >= total, cycles + 1, cycles))
+        r = t.astype(dtype) - cycles * total
+        rising = r <= up
+        height = jnp.where(rising, r / jnp.where(up == 0, 1, up), (total - r) / jnp.where(rising, 1, down))
+        return 1 + cycles, height
 
     def _values(self, t: Int[Array, ""]) -> tuple[Array, Array | None]:
         dtype = self.base_lr.dtype

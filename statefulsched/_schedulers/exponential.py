@@ -12,6 +12,7 @@ from .._errors import TorchZeroDivisionError
 from .._numerics import as_float, as_int, pow_via_log
 from .._validation import integer, is_traced, real, steps, warn
 from ._common import decay_factor, first_epoch, origin, resumed, start
+from .warmup import is_zero
 
 
 class ExponentialLR(AbstractMultiplicativeScheduler):
@@ -79,6 +80,7 @@ class PolynomialLR(AbstractMultiplicativeScheduler):
     # An `int32` step count, or a float when fractional (torch then stops at `floor(T)`).
     total_iters: Int[Array, ""] | Float[Array, ""]
     power: Float[Array, ""]
+    idle: bool = eqx.field(static=True, repr=False)  # see `ConstantLR`
     origin: Int[Array, ""] | None = eqx.field(repr=False)  # see `StepLR`
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
@@ -94,6 +96,7 @@ class PolynomialLR(AbstractMultiplicativeScheduler):
         call = "PolynomialLR"
         self.base_lr, _, resume = start(call, lr, last_epoch, verbose)
         self.power = real(call, "power", power)
+        self.idle = is_zero(total_iters)
         if is_traced(total_iters):
             self.total_iters = integer(call, "total_iters", total_iters)
         else:

@@ -184,7 +184,10 @@ class OneCycleLR(AbstractOverridingScheduler):
 
     def _anneal(self, start: Array, end: Array, pct: Array, left: Array) -> Array:
         if self.anneal_strategy == "cos":
-            return end + (start - end) * half_cosine_pct(pct, left)
+            # torch's `end + (start - end) (1 + cos(pi pct)) / 2` as a weighted mean of the ends,
+            # with `1 - (1 + cos(pi pct)) / 2 = (1 + cos(pi (1 - pct))) / 2`: no cancellation
+            # where the value is near 0 (a momentum cycled down from 0, say).
+            return start * half_cosine_pct(pct, left) + end * half_cosine_pct(left, pct)
         # torch's `(end - start) * pct + start`, rearranged so the end value is exact
         # (in float32 the original loses 1e-4 relative accuracy when `end << start`).
         return start * left + end * pct

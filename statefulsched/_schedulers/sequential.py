@@ -11,7 +11,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractScheduler, _Composite, replace
-from .._errors import checked, collecting, report
+from .._errors import TorchZeroDivisionError, checked, collecting, report
 from .._numerics import INT32_MAX, as_int
 from .._validation import deprecated_verbose, fail, integer, is_traced, resume_epoch, warn
 from ._children import check_children
@@ -103,6 +103,10 @@ class SequentialLR(_Composite):
         self.milestones, self.ordered = _milestones(call, milestones, len(self.schedulers))
         self.last_epoch = as_int(0)
         first = self._index(self.last_epoch)
+        if not is_traced(first):
+            for i, child in enumerate(self.schedulers):
+                if i != int(first):
+                    _check_entered(call, i, child)
         self.lr = jnp.stack([child.lr for child in self.schedulers])[first]
 
     def _index(self, t: Int[Array, ""]) -> Int[Array, ""]:
@@ -198,6 +202,26 @@ class SequentialLR(_Composite):
 
     def _chain(self, lr: Array, metric: Any) -> tuple["SequentialLR", Array]:
         return self._move(lr, metric, standalone=False)
+
+
+def _check_entered(call: str, i: int, child: AbstractScheduler) -> None:
+    """torch enters a later scheduler at its milestone through its closed form at step 0, which for
+    these configurations is not the scheduler's own first value: refused rather than diverging."""
+    name = type(child).__name__
+    if getattr(child, "idle", False):
+        message = (
+            f"`{call}(schedulers=...)`: item {i} (`{name}(total_iters=0)`) is entered at its milestone through "
+            "torch's closed form, which {}; give it a positive `total_iters`, or put it first."
+        )
+        if name == "ConstantLR":
+            raise ValueError(message.format("drops the factor there (its own steps keep it), not replicated"))
+        raise TorchZeroDivisionError(message.format("divides by `total_iters` (a ZeroDivisionError in torch)"))
+    if getattr(child, "before_start", 0):
+        raise ValueError(
+            f"`{call}(schedulers=...)`: item {i} (`MultiStepLR` with negative milestones) is entered at its "
+            "milestone through torch's closed form, which counts negative milestones (its own steps do not); "
+            "not replicated: leave them out, or put it first."
+        )
 
 
 def bisect_right(sorted_or_not: Int[Array, " n"], x: Int[Array, ""]) -> Int[Array, ""]:

@@ -127,6 +127,9 @@ class MultiStepLR(AbstractMultiplicativeScheduler):
     milestones: Int[Array, " milestones"]
     gamma: Float[Array, ""]
     log_gamma: Float[Array, ""] = eqx.field(repr=False)
+    # How many negative milestones were left out: torch's closed form (what `SequentialLR`
+    # enters it with) counts them, its steps do not; refused as a later scheduler there.
+    before_start: int = eqx.field(static=True, repr=False)
     origin: Int[Array, ""] | None = eqx.field(repr=False)  # as `StepLR`'s
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
@@ -141,6 +144,7 @@ class MultiStepLR(AbstractMultiplicativeScheduler):
     ):
         self.base_lr, _, resume = start("MultiStepLR", lr, last_epoch, verbose)
         self.milestones = reached_milestones("MultiStepLR", milestones)
+        self.before_start = 0 if is_traced(milestones) else sum(m < 0 for m in milestone_values("", milestones))
         self.gamma, self.log_gamma = decay_factor("MultiStepLR", "gamma", gamma)
         self.origin = origin(resume)
         self.last_epoch = first_epoch(resume)

@@ -102,7 +102,7 @@ class SWALR(AbstractScheduler):
         return self.swa_lr * alpha + start_lr * rest
 
     def _chain_init(self, lr: Array) -> Array:
-        return self._swa_map(lr, jnp.zeros_like(self.last_epoch))
+        return self._swa_map(lr, self.last_epoch)
 
     def _chain(self, lr: Array, metric: Any) -> tuple["SWALR", Array]:
         del metric
@@ -111,5 +111,5 @@ class SWALR(AbstractScheduler):
         return replace(self, last_epoch=t, lr=new_lr), new_lr
 
     def _enter(self, lr: Array) -> tuple["SWALR", Array]:
-        new_lr = self._chain_init(lr)
+        new_lr = self._swa_map(lr, jnp.zeros_like(self.last_epoch))
         return replace(self, last_epoch=jnp.zeros_like(self.last_epoch), lr=new_lr), new_lr

@@ -38,6 +38,9 @@ class ConstantLR(AbstractMultiplicativeScheduler):
     base_lr: Float[Array, "*groups"]
     factor: Float[Array, ""]
     total_iters: Int[Array, ""]  # 0: never reached
+    # Built with `total_iters=0`, which torch's closed form (what `SequentialLR` enters it with)
+    # reads differently from its steps: refused as a later scheduler of a `SequentialLR`.
+    idle: bool = eqx.field(static=True, repr=False)
     origin: Int[Array, ""] | None = eqx.field(repr=False)  # see `StepLR`
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
@@ -55,6 +58,7 @@ class ConstantLR(AbstractMultiplicativeScheduler):
         self.factor = real(call, "factor", factor, low=0.0, high=1.0)
         end = _warmup_end(call, total_iters, "the factor stays for ever")
         self.total_iters = as_int(end)
+        self.idle = is_zero(total_iters)
         if not is_traced((factor, total_iters)):
             if float(factor) == 0 and end > (-1 if resume is None else resume) and end > 0:
                 raise TorchZeroDivisionError(
@@ -118,6 +122,7 @@ class LinearLR(AbstractMultiplicativeScheduler):
     start_factor: Float[Array, ""]
     end_factor: Float[Array, ""]
     total_iters: Int[Array, ""]
+    idle: bool = eqx.field(static=True, repr=False)  # see `ConstantLR`
     origin: Int[Array, ""] | None = eqx.field(repr=False)  # see `StepLR`
     last_epoch: Int[Array, ""]
     lr: Float[Array, "*groups"]
@@ -135,6 +140,7 @@ class LinearLR(AbstractMultiplicativeScheduler):
         self.base_lr, _, resume = start(call, lr, last_epoch, verbose)
         self.start_factor = real(call, "start_factor", start_factor, low=0.0, high=1.0, low_open=True)
         end = real(call, "end_factor", end_factor, low=0.0, high=1.0)
+        self.idle = is_zero(total_iters)
         if is_traced(total_iters):
             self.total_iters = integer(call, "total_iters", total_iters)
         else:
@@ -195,3 +201,13 @@ def _whole_ramp(call: str, start: Any, end: Any, total_iters: Any, end_leaf: Arr
         f"torch's ramp stops after {whole} steps, at the factor {stop!r} (not `end_factor`).",
     )
     return whole, real(call, "end_factor", stop, low=0.0, high=1.0)
+
+
+def is_zero(total_iters: Any) -> bool:
+    """Whether a concrete `total_iters` is exactly 0 (see `ConstantLR.idle`)."""
+    return (
+        not is_traced(total_iters)
+        and not isinstance(total_iters, (bool, str))
+        and np.ndim(total_iters) == 0
+        and (float(np.asarray(total_iters, np.float64)) == 0)
+    )
