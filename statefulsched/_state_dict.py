@@ -408,8 +408,22 @@ class _Torch:
     hidden: Callable[[Any], dict] = lambda s: {}
     extra_state: Callable[[Any], dict] = lambda s: {}
     lrscheduler: bool = True
-    arguments: Callable[[Any], dict] = lambda s: {}
-    from_dict: Callable[[Mapping, Mapping], dict] = lambda sd, hidden: {}
+    arguments: Callable[[Any], dict] | None = None
+    from_dict: Callable[[Mapping, Mapping], dict] | None = None
+
+    def arguments_of(self, s: AbstractScheduler) -> dict:
+        """`arguments(s)`; by default torch's configuration keys, with the lr for `base_lrs`."""
+        if self.arguments is not None:
+            return self.arguments(s)
+        config = self.config(s)
+        return {"lr": _lr(s), **{k: v for k, v in config.items() if k != "base_lrs"}}
+
+    def from_dict_of(self, sd: Mapping, hidden: Mapping) -> dict:
+        """`from_dict(sd, hidden)`; by default the dict's configuration keys, and `base_lrs` as the lr."""
+        if self.from_dict is not None:
+            return self.from_dict(sd, hidden)
+        keys = [k for k in self.keys if k not in ("T_i", "T_cur")]  # (state, not configuration)
+        return {**_dict_lrs(sd), **_taken(sd, {k: k for k in keys})}
 
 
 def _closed_form(s, sd, ctx, ours):
@@ -740,16 +754,17 @@ def _dict_lrs(sd: Mapping, key: str = "base_lrs") -> dict:
     return {}
 
 
+def _lrs_only(sd: Mapping, hidden: Mapping) -> dict:
+    """`from_dict` of `LambdaLR`/`MultiplicativeLR`: the lr (torch saves no functions)."""
+    return _dict_lrs(sd)
+
+
 def _functions(fns: tuple) -> Any:
     return fns[0] if all(fn is fns[0] for fn in fns) else list(fns)
 
 
 def _lambda_arguments(s):
     return {"lr": _lr(s), "lr_lambda": _functions(s.lr_lambda)}
-
-
-def _step_arguments(s):
-    return {"lr": _lr(s), "step_size": int(s.step_size), "gamma": _float(s.gamma)}
 
 
 def _multistep_arguments(s):
@@ -761,35 +776,6 @@ def _multistep_from_dict(sd, hidden):
     if "milestones" in sd:
         out["milestones"] = _elements(sd["milestones"])
     return out
-
-
-def _constant_arguments(s):
-    return {"lr": _lr(s), "factor": _float(s.factor), "total_iters": int(s.total_iters)}
-
-
-def _linear_arguments(s):
-    return {
-        "lr": _lr(s),
-        "start_factor": _float(s.start_factor),
-        "end_factor": _float(s.end_factor),
-        "total_iters": int(s.total_iters),
-    }
-
-
-def _exponential_arguments(s):
-    return {"lr": _lr(s), "gamma": _float(s.gamma)}
-
-
-def _polynomial_arguments(s):
-    return {"lr": _lr(s), "total_iters": _num(s.total_iters), "power": _float(s.power)}
-
-
-def _cosine_arguments(s):
-    return {"lr": _lr(s), "T_max": _num(s.T_max), "eta_min": _float(s.eta_min)}
-
-
-def _restarts_arguments(s):
-    return {"lr": _lr(s), "T_0": int(s.T_0), "T_mult": int(s.T_mult), "eta_min": _float(s.eta_min)}
 
 
 def _cyclic_arguments(s):
@@ -924,11 +910,6 @@ def _chained_arguments(s):
     return {"schedulers": list(s.schedulers)}
 
 
-def _simple(*keys: str) -> Callable[[Mapping, Mapping], dict]:
-    """`from_dict` of a class whose arguments are torch keys of the same name, and `base_lrs`."""
-    return lambda sd, hidden: {**_dict_lrs(sd), **_taken(sd, {k: k for k in keys})}
-
-
 def arguments(scheduler: AbstractScheduler) -> dict[str, Any]:
     """The arguments of `type(scheduler)`'s constructor that build its configuration (a torch class).
 
@@ -938,7 +919,7 @@ def arguments(scheduler: AbstractScheduler) -> dict[str, Any]:
     entry = _TORCH.get(type(scheduler))
     if entry is None:
         raise TypeError(f"`{type(scheduler).__name__}` has no torch equivalent.")
-    return entry.arguments(scheduler)
+    return entry.arguments_of(scheduler)
 
 
 def _quietly(build: Callable[[], AbstractScheduler]) -> AbstractScheduler:
@@ -952,7 +933,7 @@ def _rebuilt(s: AbstractScheduler, sd: Mapping, extra: Mapping | None, ctx: _Ctx
     """The scheduler with `s`'s class whose configuration is the dict's (`s`'s where the dict
     states none): torch's `load_state_dict`, which takes the configuration it is given."""
     entry = _TORCH[type(s)]
-    kwargs = {**entry.arguments(s), **entry.from_dict(sd, (extra or {}).get("config", {}))}
+    kwargs = {**entry.arguments_of(s), **entry.from_dict_of(sd, (extra or {}).get("config", {}))}
     try:
         if "schedulers" in kwargs:
             # A composite: its children rebuilt from their dicts, its milestones from the dict. The
@@ -986,7 +967,12 @@ def _rebuilt_child(c: AbstractScheduler, sd: Any, ctx: _Ctx, strict: bool) -> Ab
 
 _TORCH: dict[type, _Torch] = {
     LambdaLR: _Torch(
-        ("lr_lambdas",), _lambda_config, _lambda_load, _lambda_state, arguments=_lambda_arguments, from_dict=_simple()
+        ("lr_lambdas",),
+        _lambda_config,
+        _lambda_load,
+        _lambda_state,
+        arguments=_lambda_arguments,
+        from_dict=_lrs_only,
     ),
     MultiplicativeLR: _Torch(
         ("lr_lambdas",),
@@ -994,14 +980,12 @@ _TORCH: dict[type, _Torch] = {
         _multiplicative_load,
         _lambda_state,
         arguments=_lambda_arguments,
-        from_dict=_simple(),
+        from_dict=_lrs_only,
     ),
     StepLR: _Torch(
         ("step_size", "gamma"),
         _step_lr,
         _closed_form,
-        arguments=_step_arguments,
-        from_dict=_simple("step_size", "gamma"),
     ),
     MultiStepLR: _Torch(
         ("milestones", "gamma"),
@@ -1014,40 +998,28 @@ _TORCH: dict[type, _Torch] = {
         ("factor", "total_iters"),
         _constant_lr,
         _closed_form,
-        arguments=_constant_arguments,
-        from_dict=_simple("factor", "total_iters"),
     ),
     LinearLR: _Torch(
         ("start_factor", "end_factor", "total_iters"),
         _linear_lr,
         _closed_form,
-        arguments=_linear_arguments,
-        from_dict=_simple("start_factor", "end_factor", "total_iters"),
     ),
-    ExponentialLR: _Torch(
-        ("gamma",), _exponential_lr, _closed_form, arguments=_exponential_arguments, from_dict=_simple("gamma")
-    ),
+    ExponentialLR: _Torch(("gamma",), _exponential_lr, _closed_form),
     PolynomialLR: _Torch(
         ("total_iters", "power"),
         _polynomial_lr,
         _closed_form,
-        arguments=_polynomial_arguments,
-        from_dict=_simple("total_iters", "power"),
     ),
     CosineAnnealingLR: _Torch(
         ("T_max", "eta_min"),
         _cosine_lr,
         _closed_form,
-        arguments=_cosine_arguments,
-        from_dict=_simple("T_max", "eta_min"),
     ),
     CosineAnnealingWarmRestarts: _Torch(
         ("T_0", "T_i", "T_mult", "eta_min", "T_cur"),
         _restarts_config,
         _restarts_load,
         _restarts_state,
-        arguments=_restarts_arguments,
-        from_dict=_simple("T_0", "T_mult", "eta_min"),
     ),
     CyclicLR: _Torch(
         ("max_lrs", "total_size", "step_ratio", "gamma", "scale_mode", "cycle_momentum"),
@@ -1102,6 +1074,7 @@ _TORCH: dict[type, _Torch] = {
         _chained_state,
         lrscheduler=False,
         arguments=_chained_arguments,
+        from_dict=lambda sd, hidden: {},
     ),
 }
 

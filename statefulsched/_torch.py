@@ -108,7 +108,7 @@ def _fresh(scheduler: Any) -> AbstractScheduler:
             return SequentialLR(children, milestones=list(scheduler._milestones))
         return ChainedScheduler(children)
     entry = _TORCH[cls]
-    kwargs = entry.from_dict(scheduler.state_dict(), _hidden(cls, scheduler))
+    kwargs = entry.from_dict_of(scheduler.state_dict(), _hidden(cls, scheduler))
     if cls in (LambdaLR, MultiplicativeLR):
         fns = [_traceable(fn, "lr_lambda", cls.__name__) for fn in scheduler.lr_lambdas]
         kwargs["lr_lambda"] = fns[0] if len(set(map(id, fns))) == 1 else fns
@@ -174,7 +174,6 @@ def _build_torch(sched: AbstractScheduler, optimizer: Any) -> Any:
 
 def _write_groups(sched: AbstractScheduler, optimizer: Any) -> None:
     """Write what torch keeps in the param groups: the lr, a cycled momentum, hidden settings."""
-    groups = optimizer.param_groups
     if isinstance(sched, _COMPOSITES):
         for child in sched.schedulers:
             _write_groups(child, optimizer)
@@ -188,15 +187,21 @@ def _write_groups(sched: AbstractScheduler, optimizer: Any) -> None:
         if getattr(sched, "momentum", None) is not None:
             values.update(base_momentum=sched.base_momentum, max_momentum=sched.max_momentum)
     for key, leaf in values.items():
-        for group, value in zip(groups, np.broadcast_to(np.asarray(leaf, np.float64), (len(groups),))):
-            group[key] = float(value)
+        write_groups(optimizer, key, leaf)
     momentum = getattr(sched, "momentum", None)
     if momentum is not None:
-        for group, value in zip(groups, np.broadcast_to(np.asarray(momentum, np.float64), (len(groups),))):
-            if "betas" in group:
-                group["betas"] = (float(value), *group["betas"][1:])
-            else:
-                group["momentum"] = float(value)
+        write_groups(optimizer, "momentum", momentum)
+
+
+def write_groups(optimizer: Any, key: str, leaf: Any) -> None:
+    """Write a per-group value (a scalar for every group, or one each) into a torch optimizer's
+    param groups; a `"momentum"` goes to Adam's `betas[0]` where the group has `betas`."""
+    groups = optimizer.param_groups
+    for group, value in zip(groups, np.broadcast_to(np.asarray(leaf, np.float64), (len(groups),))):
+        if key == "momentum" and "betas" in group:
+            group["betas"] = (float(value), *group["betas"][1:])
+        else:
+            group[key] = float(value)
 
 
 def to_torch(sched: AbstractScheduler, optimizer: Any) -> Any:

@@ -27,10 +27,10 @@ import sys
 import unittest
 import warnings
 
-import numpy as np
 from torch.optim import lr_scheduler as torch_schedulers
 
 import statefulsched as ss
+from statefulsched._torch import write_groups
 
 # Tests that exercise what an immutable scheduler without an optimizer does not have.
 NOT_APPLICABLE = {
@@ -80,17 +80,10 @@ class _Shim(torch_schedulers.LRScheduler):
         self._write()
 
     def _write(self):
-        groups = self.optimizer.param_groups
-        for group, lr in zip(groups, np.broadcast_to(np.asarray(self.sched.lr, np.float64), (len(groups),))):
-            group["lr"] = float(lr)
-        momentum = getattr(self.sched, "momentum", None)
-        if momentum is not None:
-            for group, m in zip(groups, np.broadcast_to(np.asarray(momentum, np.float64), (len(groups),))):
-                if "betas" in group:
-                    group["betas"] = (float(m), *group["betas"][1:])
-                else:
-                    group["momentum"] = float(m)
-        self._last_lr = [group["lr"] for group in groups]
+        write_groups(self.optimizer, "lr", self.sched.lr)
+        if getattr(self.sched, "momentum", None) is not None:
+            write_groups(self.optimizer, "momentum", self.sched.momentum)
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def step(self, *args):
         self.sched = self.sched.step(*args)
