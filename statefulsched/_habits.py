@@ -25,7 +25,7 @@ from ._validation import user_stacklevel
 # there would change its pytree. Bounded: the oldest entries go first (a long run steps a new
 # scheduler every time), and an entry is only trusted while its weak reference is alive.
 _ENTRIES: collections.OrderedDict[int, list] = collections.OrderedDict()  # O(1) removal of the oldest
-_MAX_ENTRIES = 256
+_MAX_ENTRIES = 64  # a training loop steps a handful of schedulers
 
 
 def remember(scheduler: Any, result: Any, call: str) -> None:
