@@ -277,7 +277,7 @@ def _check_composite(scheduler: "AbstractScheduler", entry: _Kernel) -> bool:
     known = entry.verified
     if known is not None and len(known[0]) == len(leaves) and all(a is b for a, b in zip(leaves, known[0])):
         return known[1]
-    checks = any(type(node)._has_runtime_checks for node in nodes)
+    checks = has_runtime_checks(scheduler)
     if traced(scheduler):
         return checks
     where = mismatch(scheduler)
@@ -504,6 +504,11 @@ def _check_schedule_state(scheduler: AbstractScheduler, state: Any) -> None:
             "`optax.inject_hyperparams(optax.adam)(learning_rate=sched)`, or pass "
             "`statefulsched.optax.to_schedule(sched)`."
         )
+
+
+def has_runtime_checks(scheduler: AbstractScheduler) -> bool:
+    """Whether `scheduler` (or a child of it) makes runtime checks, whose code must then be read."""
+    return any(type(node)._has_runtime_checks for node in walk(scheduler))
 
 
 def uses_metric(scheduler: AbstractScheduler) -> bool:

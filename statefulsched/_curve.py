@@ -10,9 +10,9 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Int
 
-from ._base import AbstractScheduler, advance, uses_metric
+from ._base import AbstractScheduler, advance, has_runtime_checks, uses_metric
 from ._errors import checked, collecting, raise_failed, report
-from ._fingerprint import MISMATCH, mismatch, traced, walk
+from ._fingerprint import MISMATCH, mismatch, traced
 from ._numerics import INT32_MAX
 from ._optax._common import Value, check_value, pick
 
@@ -90,7 +90,7 @@ def _curve(scheduler: AbstractScheduler, n: int, value: Value, group: int | None
     them (a `OneCycleLR` asked for values past its end) cost once per call. The others run
     as in a traced `step` (e.g. a `SequentialLR` without a conditional per step).
     """
-    if not any(type(node)._has_runtime_checks for node in walk(scheduler)):
+    if not has_runtime_checks(scheduler):
         return _curve_of(scheduler, n, value, group), jnp.zeros((), jnp.int32)
     return checked(_curve_of)(scheduler, n, value, group)
 

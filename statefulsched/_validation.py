@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._errors import TorchTypeError
+from ._errors import TorchTypeError, TorchZeroDivisionError
 from ._numerics import INT32_MAX, as_float, as_int, float_dtype
 
 # Frames inside these packages are skipped when a warning points at the user's line.
@@ -142,12 +142,13 @@ def integer(call: str, name: str, value: Any, *, low: int = 1) -> Array:
     return as_int(value)
 
 
-def steps(call: str, name: str, value: Any, *, fraction: bool = True) -> int | float:
+def steps(call: str, name: str, value: Any, *, fraction: bool = True, divisor: bool = False) -> int | float:
     """A concrete number of steps torch accepts: finite and `>= 0`, integral or (with `fraction`) not.
 
     Returns a Python `int` for an integral value (`10`, `10.0`, `np.int64(10)`), else a `float`.
     Negative counts are refused (torch computes with some, to no purpose); so are counts that
-    int32 cannot hold.
+    int32 cannot hold. A `divisor` (a period torch divides by) must be positive: `0` is torch's
+    `ZeroDivisionError`.
     """
     kind = "a number of steps" if fraction else "a whole number of steps"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number, np.ndarray, jax.Array)):
@@ -159,6 +160,10 @@ def steps(call: str, name: str, value: Any, *, fraction: bool = True) -> int | f
         raise fail(call, name, value, f"a finite {kind[2:]} >= 0")
     if number > INT32_MAX:
         raise fail(call, name, value, f"at most 2**31 - 1 = {INT32_MAX} (step counts are int32)")
+    if divisor and number == 0:
+        raise TorchZeroDivisionError(
+            f"`{call}({name}=...)` must be a positive number of steps, got {value!r} (torch divides by it)."
+        )
     if float(number).is_integer():
         return int(number)
     if not fraction:

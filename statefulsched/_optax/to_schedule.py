@@ -6,10 +6,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from .._base import AbstractScheduler, uses_metric
+from .._base import AbstractScheduler, has_runtime_checks, uses_metric
 from .._curve import after
 from .._errors import checked, raise_failed
-from .._fingerprint import walk
 from .._validation import is_traced
 from ._common import Value, check_target, pick
 
@@ -44,7 +43,7 @@ def to_schedule(
             "the step count; use it inside the optimizer (`inject_hyperparams(...)(learning_rate=sched)`) instead."
         )
 
-    checks = any(type(node)._has_runtime_checks for node in walk(scheduler))
+    checks = has_runtime_checks(scheduler)
 
     def schedule(count: ArrayLike) -> Array:
         steps = jnp.maximum(jnp.asarray(count), 0).astype(scheduler.last_epoch.dtype)

@@ -43,6 +43,16 @@ def resumed(factor_at: Callable[[Array], Array], t: Array, origin: Array | None)
     return jnp.where(zero, jnp.ones_like(start), factor_at(t) / jnp.where(zero, 1, start))
 
 
+def is_zero(total_iters: Any) -> bool:
+    """Whether a concrete `total_iters` is exactly 0 (see `ConstantLR.idle`)."""
+    return (
+        not is_traced(total_iters)
+        and not isinstance(total_iters, (bool, str))
+        and np.ndim(total_iters) == 0
+        and (float(np.asarray(total_iters, np.float64)) == 0)
+    )
+
+
 def decay_factor(call: str, name: str, gamma: Any) -> tuple[Array, Array]:
     """A multiplicative decay `gamma` and its logarithm (taken in float64 when concrete).
 

@@ -71,11 +71,7 @@ class CosineAnnealingLR(AbstractScheduler):
         if is_traced(T_max):
             self.T_max = integer(call, "T_max", T_max)
         else:
-            value = steps(call, "T_max", T_max)
-            if value == 0:
-                raise TorchZeroDivisionError(
-                    f"`{call}(T_max=...)` must be a positive number of steps, got {T_max!r} (torch divides by it)."
-                )
+            value = steps(call, "T_max", T_max, divisor=True)
             if isinstance(value, float) and (step := _torch_divides_by_zero(value)) is not None:
                 raise TorchZeroDivisionError(
                     f"`{call}(T_max=...)`: torch's recursive cosine divides by zero at step {step}, where "

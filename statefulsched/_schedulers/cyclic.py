@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._base import AbstractOverridingScheduler, replace
-from .._errors import TorchTypeError, TorchZeroDivisionError
+from .._errors import TorchTypeError
 from .._numerics import as_float, as_int, floor_divmod, pow_via_log
 from .._validation import (
     choice,
@@ -216,12 +216,8 @@ def _half_cycles(call: str, up: Any, down: Any) -> tuple[Array, Array]:
     if is_traced((up, down)):
         up_leaf = integer(call, "step_size_up", up)
         return up_leaf, up_leaf if down is None else integer(call, "step_size_down", down)
-    up_steps = steps(call, "step_size_up", up)
+    up_steps = steps(call, "step_size_up", up, divisor=True)
     down_steps = up_steps if down is None else steps(call, "step_size_down", down)
-    if up_steps == 0:
-        raise TorchZeroDivisionError(
-            f"`{call}(step_size_up=...)` must be a positive number of steps, got {up!r} (torch divides by it)."
-        )
     if isinstance(up_steps, float) or isinstance(down_steps, float):
         return as_float(up_steps), as_float(down_steps)
     return as_int(up_steps), as_int(down_steps)

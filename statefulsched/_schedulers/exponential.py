@@ -11,8 +11,7 @@ from .._base import AbstractMultiplicativeScheduler
 from .._errors import TorchZeroDivisionError
 from .._numerics import as_float, as_int, pow_via_log
 from .._validation import integer, is_traced, real, steps, warn
-from ._common import decay_factor, first_epoch, origin, resumed, start
-from .warmup import is_zero
+from ._common import decay_factor, first_epoch, is_zero, origin, resumed, start
 
 
 class ExponentialLR(AbstractMultiplicativeScheduler):

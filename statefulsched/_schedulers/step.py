@@ -11,7 +11,6 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._base import AbstractMultiplicativeScheduler
-from .._errors import TorchZeroDivisionError
 from .._numerics import INT32_MAX, as_int, floor_divmod, pow_via_log
 from .._validation import fail, integer, is_traced, steps, warn
 from ._common import decay_factor, first_epoch, origin, start
@@ -82,11 +81,7 @@ def _period(call: str, step_size: Any) -> Int[Array, ""]:
     """
     if is_traced(step_size):
         return integer(call, "step_size", step_size)
-    value = steps(call, "step_size", step_size)
-    if value == 0:
-        raise TorchZeroDivisionError(
-            f"`{call}(step_size=...)` must be a positive number of steps, got {step_size!r} (torch divides by it)."
-        )
+    value = steps(call, "step_size", step_size, divisor=True)
     if isinstance(value, float):
         period = fractions.Fraction(value).numerator
         if period > INT32_MAX:
@@ -143,8 +138,7 @@ class MultiStepLR(AbstractMultiplicativeScheduler):
         verbose="deprecated",
     ):
         self.base_lr, _, resume = start("MultiStepLR", lr, last_epoch, verbose)
-        self.milestones = reached_milestones("MultiStepLR", milestones)
-        self.before_start = 0 if is_traced(milestones) else sum(m < 0 for m in milestone_values("", milestones))
+        self.milestones, self.before_start = reached_milestones("MultiStepLR", milestones)
         self.gamma, self.log_gamma = decay_factor("MultiStepLR", "gamma", gamma)
         self.origin = origin(resume)
         self.last_epoch = first_epoch(resume)
@@ -184,8 +178,9 @@ def milestone_values(call: str, milestones: Any) -> list[int | float]:
     return out
 
 
-def reached_milestones(call: str, milestones: Any) -> Int[Array, " n"]:
-    """`MultiStepLR`'s milestones as torch uses them: the steps `t >= 0` it meets, sorted.
+def reached_milestones(call: str, milestones: Any) -> tuple[Int[Array, " n"], int]:
+    """`MultiStepLR`'s milestones as torch uses them: the steps `t >= 0` it meets, sorted; and
+    how many of those left out were negative (`MultiStepLR.before_start`).
 
     torch decays when the step count is in the `Counter` of milestones, so a negative,
     fractional or (here) beyond-int32 milestone is never met: it is left out, with a warning.
@@ -194,7 +189,7 @@ def reached_milestones(call: str, milestones: Any) -> Int[Array, " n"]:
         array = integer(call, "milestones", jnp.asarray(milestones), low=0)
         if array.ndim != 1:
             raise fail(call, "milestones", milestones, "a 1-d sequence of step counts")
-        return array
+        return array, 0  # (checked `>= 0` at run time)
     values = milestone_values(call, milestones)
     kept = sorted(m for m in values if isinstance(m, int) and 0 <= m <= INT32_MAX)
     if len(kept) != len(values):
@@ -205,4 +200,4 @@ def reached_milestones(call: str, milestones: Any) -> Int[Array, " n"]:
             milestones,
             f"torch never reaches {never} (steps are whole numbers from 0 to 2**31 - 1), so they are left out.",
         )
-    return as_int(np.asarray(kept, np.int64).reshape(len(kept)))
+    return as_int(np.asarray(kept, np.int64).reshape(len(kept))), sum(m < 0 for m in values)

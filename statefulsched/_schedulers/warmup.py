@@ -12,7 +12,7 @@ from .._base import AbstractMultiplicativeScheduler
 from .._errors import TorchZeroDivisionError
 from .._numerics import as_int
 from .._validation import integer, is_traced, real, steps, warn
-from ._common import first_epoch, origin, resumed, start
+from ._common import first_epoch, is_zero, origin, resumed, start
 
 
 class ConstantLR(AbstractMultiplicativeScheduler):
@@ -201,13 +201,3 @@ def _whole_ramp(call: str, start: Any, end: Any, total_iters: Any, end_leaf: Arr
         f"torch's ramp stops after {whole} steps, at the factor {stop!r} (not `end_factor`).",
     )
     return whole, real(call, "end_factor", stop, low=0.0, high=1.0)
-
-
-def is_zero(total_iters: Any) -> bool:
-    """Whether a concrete `total_iters` is exactly 0 (see `ConstantLR.idle`)."""
-    return (
-        not is_traced(total_iters)
-        and not isinstance(total_iters, (bool, str))
-        and np.ndim(total_iters) == 0
-        and (float(np.asarray(total_iters, np.float64)) == 0)
-    )
